@@ -1,0 +1,508 @@
+/**
+ * The runner: one loop for `stream` and `batch` runs, which differ only in how they end.
+ *
+ * A batch is read, transformed, written to every sink, and only then acknowledged. Up to
+ * `runtime.maxInFlight` batches are read ahead of the one being written; reading pauses there.
+ *
+ * @module
+ */
+import { getLogger, type Logger } from "@logtape/logtape";
+import {
+  BatchError,
+  describeError,
+  isTransient,
+  PipelineError,
+  ShutdownRequested,
+} from "./errors.ts";
+import { retry } from "./retry.ts";
+import {
+  type Batch,
+  type CheckResult,
+  type Counters,
+  type Cursor,
+  END_OF_INPUT,
+  type EndOfInput,
+  type ExitReason,
+  type Lifecycle,
+  type Message,
+  type Named,
+  type Pipeline,
+  type Progress,
+  type Reject,
+  type RetryPolicy,
+  type RunMode,
+  type RunResult,
+  type Sink,
+  type Timings,
+} from "./types.ts";
+
+/** Options of {@linkcode runPipeline}. */
+export interface RunOptions {
+  /** How the run ends. */
+  mode: RunMode;
+  /** Abort it, with a `ShutdownRequested` reason, to stop the run gracefully. */
+  signal?: AbortSignal;
+  /** Called about once a second while records flow. */
+  onProgress?: (progress: Progress) => void;
+  /**
+   * How often `onProgress` is called.
+   * @default {1000}
+   */
+  progressIntervalMs?: number;
+}
+
+/** Exit codes, as documented in the README. */
+export const EXIT_CODES = { ok: 0, failure: 1, usage: 2, checkFailed: 3 } as const;
+
+/**
+ * Runs a pipeline until its source is drained (`batch`) or the signal aborts (`stream`), then,
+ * in `batch` mode, its steps and checks. Never throws: every outcome is in the result.
+ *
+ * @example A batch run over in-memory components
+ * ```ts
+ * import { runPipeline } from "./runner.ts";
+ * import { memoryPipeline, memorySink, memorySource } from "./memory.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const sink = memorySink();
+ * const source = memorySource([[{ value: 1 }, { value: 2 }]]);
+ * const pipeline = memoryPipeline({ source, sinks: [sink] });
+ * const result = await runPipeline(pipeline, { mode: "batch" });
+ * assert.equal(result.exitCode, 0);
+ * assert.equal(sink.written.length, 2);
+ * ```
+ */
+export async function runPipeline(pipeline: Pipeline, options: RunOptions): Promise<RunResult> {
+  const run = new Run(pipeline, options);
+  return await run.execute();
+}
+
+class Run {
+  readonly #pipeline: Pipeline;
+  readonly #options: RunOptions;
+  readonly #log: Logger;
+  readonly #stop = new AbortController();
+  readonly #counters: Counters = {
+    batches: 0,
+    read: 0,
+    rejected: 0,
+    written: 0,
+    acknowledged: 0,
+    retries: 0,
+  };
+  readonly #timings: Timings = { connect: 0, read: 0, transform: 0, write: 0, ack: 0, postLoad: 0 };
+  readonly #steps: RunResult["steps"] = [];
+  readonly #checks: CheckResult[] = [];
+  readonly #connected: Lifecycle[] = [];
+  readonly #startedAt = new Date();
+  readonly #start = performance.now();
+
+  constructor(pipeline: Pipeline, options: RunOptions) {
+    this.#pipeline = pipeline;
+    this.#options = options;
+    this.#log = getLogger(["pipeline", pipeline.name]);
+  }
+
+  async execute(): Promise<RunResult> {
+    const external = this.#options.signal;
+    const forward = () => this.#stop.abort(external!.reason);
+    if (external?.aborted) forward();
+    external?.addEventListener("abort", forward, { once: true });
+    const progress = this.#startProgress();
+    let reason: ExitReason = "drained";
+    let failure: unknown;
+    try {
+      await this.#connectAll();
+      const drained = await this.#pump();
+      if (!drained) reason = "signal";
+      else if (this.#options.mode === "batch") reason = await this.#postLoad();
+    } catch (error) {
+      failure = error;
+      // The internal signal only aborts on a shutdown request, which wins over what it caused.
+      reason = this.#stop.signal.aborted ? "signal" : "failed";
+    } finally {
+      clearInterval(progress);
+      external?.removeEventListener("abort", forward);
+      await this.#closeAll();
+    }
+    if (reason === "signal") failure = this.#stop.signal.reason;
+    return this.#result(reason, failure);
+  }
+
+  // --- connecting and closing ---
+
+  async #connectAll(): Promise<void> {
+    const started = performance.now();
+    const p = this.#pipeline;
+    const base = { pipeline: p.name, mode: this.#options.mode, signal: this.#stop.signal };
+    const others: Named<Lifecycle>[] = [
+      ...p.sinks,
+      p.deadLetter,
+      ...p.transforms,
+      ...p.steps,
+      ...p.checks,
+    ];
+    for (const named of unique(others)) {
+      await this.#connect(named, (logger) => named.component.connect?.({ ...base, logger }));
+    }
+    const cursorStore = p.sinks.find((sink) => sink.component.loadCursors)?.component;
+    const loadCursors = (): Promise<Cursor[]> =>
+      cursorStore?.loadCursors?.() ?? Promise.resolve([]);
+    await this.#connect(
+      p.source,
+      (logger) => p.source.component.connect?.({ ...base, logger, loadCursors }),
+    );
+    this.#timings.connect = performance.now() - started;
+  }
+
+  async #connect(
+    named: Named<Lifecycle>,
+    connect: (logger: Logger) => Promise<void> | undefined,
+  ): Promise<void> {
+    const logger = this.#log.getChild(named.name);
+    // Registered before connecting: close() must also clean up after a failed connect.
+    this.#connected.push(named.component);
+    const policy = this.#pipeline.runtime.connectRetry;
+    try {
+      await this.#retry(
+        `connect ${named.name}`,
+        policy,
+        () => connect(logger) ?? Promise.resolve(),
+      );
+    } catch (error) {
+      if (this.#stop.signal.aborted) throw this.#stop.signal.reason;
+      const cause = describeError(error);
+      throw new PipelineError(
+        `Could not connect ${named.name} after ${policy.attempts} attempt(s): ${cause.message}`,
+        {
+          hint: cause.hint ?? "Check that the service is up and that its address is right.",
+          cause: error,
+        },
+      );
+    }
+  }
+
+  async #closeAll(): Promise<void> {
+    const timeoutMs = this.#pipeline.runtime.closeTimeoutMs;
+    for (const component of this.#connected.reverse()) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        await Promise.race([
+          component.close?.(),
+          new Promise((_, reject) => {
+            timer = setTimeout(
+              () => reject(new Error(`close took over ${timeoutMs} ms`)),
+              timeoutMs,
+            );
+          }),
+        ]);
+      } catch (error) {
+        this.#log.warn("A component did not close cleanly: {error}", {
+          error: describeError(error),
+        });
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  }
+
+  // --- the loop ---
+
+  /** Reads and writes until the source is drained (true) or the run is stopped (false). */
+  async #pump(): Promise<boolean> {
+    const window = new ReadAhead(this.#pipeline, this.#stop.signal, this.#timings);
+    const limit = this.#pipeline.runtime.maxInFlight;
+    window.fill(limit);
+    while (!this.#stop.signal.aborted) {
+      const next = await window.next();
+      if (next === END_OF_INPUT) return true;
+      this.#counters.batches++;
+      this.#counters.read += next.messages.length + (next.rejects?.length ?? 0);
+      // The batch being processed counts against the limit too.
+      window.fill(limit - 1);
+      await this.#process(next);
+    }
+    return false;
+  }
+
+  async #process(batch: Batch): Promise<void> {
+    const stop = this.#stop.signal;
+    const transformed = await this.#transform(batch);
+    try {
+      await this.#write(transformed, batch.cursors);
+    } catch (error) {
+      if (stop.aborted) throw stop.reason;
+      await batch.ack(error instanceof Error ? error : new Error(String(error)));
+      throw error;
+    }
+    // Stopping mid-write leaves the batch unacknowledged: it is read again on the next run.
+    if (stop.aborted) throw stop.reason;
+    const started = performance.now();
+    await batch.ack();
+    this.#timings.ack += performance.now() - started;
+    this.#counters.acknowledged += batch.messages.length + (batch.rejects?.length ?? 0);
+  }
+
+  async #transform(batch: Batch): Promise<{ messages: Message[]; rejects: Reject[] }> {
+    const started = performance.now();
+    let messages = batch.messages;
+    const rejects = [...(batch.rejects ?? [])];
+    for (const { name, component } of this.#pipeline.transforms) {
+      try {
+        const result = await component.apply(messages);
+        messages = result.messages;
+        rejects.push(...result.rejects);
+      } catch (error) {
+        throw new PipelineError(
+          `Transform ${name} threw instead of rejecting: ${describeError(error).message}`,
+          {
+            hint: "A transform must turn a bad record into a reject; this is a bug in the plugin.",
+            cause: error,
+          },
+        );
+      }
+    }
+    this.#timings.transform += performance.now() - started;
+    return { messages, rejects };
+  }
+
+  /**
+   * Writes rejects to the dead-letter sink and records to every sink. Records that a sink fails
+   * terminally (a `BatchError`) become rejects too, so one poison record cannot jam the run.
+   */
+  async #write(
+    batch: { messages: Message[]; rejects: Reject[] },
+    cursors: Cursor[],
+  ): Promise<void> {
+    const started = performance.now();
+    const { sinks, deadLetter } = this.#pipeline;
+    let messages = batch.messages;
+    let unwritten = batch.rejects; // rejects not yet in the dead-letter sink
+    let rejected = 0;
+    const writeDeadLetters = async () => {
+      await this.#writeOne(deadLetter, { messages: [], rejects: unwritten, cursors: [] });
+      rejected += unwritten.length;
+      unwritten = [];
+    };
+    const deadLetterIsASink = sinks.some((sink) => sink.component === deadLetter.component);
+    if (!deadLetterIsASink && unwritten.length > 0) await writeDeadLetters();
+    for (const sink of sinks) {
+      const isDeadLetter = sink.component === deadLetter.component;
+      const written = await this.#writeOne(sink, {
+        messages,
+        rejects: isDeadLetter ? unwritten : [],
+        cursors,
+      });
+      messages = written.messages;
+      if (isDeadLetter) {
+        rejected += written.rejects.length;
+        unwritten = [];
+      } else {
+        unwritten = [...unwritten, ...written.isolated];
+      }
+    }
+    if (unwritten.length > 0) await writeDeadLetters();
+    this.#counters.written += messages.length;
+    this.#counters.rejected += rejected;
+    this.#timings.write += performance.now() - started;
+  }
+
+  /**
+   * Writes one sink, retrying transient failures with backoff. When the sink names records that
+   * failed terminally, they are taken out (and, for the dead-letter sink, added to its rejects)
+   * and the rest is written again at once.
+   */
+  async #writeOne(
+    sink: Named<Sink>,
+    batch: { messages: Message[]; rejects: Reject[]; cursors: Cursor[] },
+  ): Promise<{ messages: Message[]; rejects: Reject[]; isolated: Reject[] }> {
+    let { messages, rejects } = batch;
+    const isolated: Reject[] = [];
+    const keepsRejects = sink.component === this.#pipeline.deadLetter.component;
+    for (;;) {
+      try {
+        await this.#retry(`write ${sink.name}`, this.#pipeline.runtime.writeRetry, async () => {
+          try {
+            const attempt = { messages, rejects, cursors: batch.cursors };
+            await sink.component.write(attempt, this.#stop.signal);
+          } catch (error) {
+            if (!(error instanceof BatchError) || poisonOf(error).length > 0) throw error;
+            throw new PipelineError(error.message, { transient: true, cause: error });
+          }
+        });
+        return { messages, rejects, isolated };
+      } catch (error) {
+        if (!(error instanceof BatchError) || this.#stop.signal.aborted) throw error;
+        const poison = poisonOf(error);
+        const failed = new Set(poison.map(([index]) => index));
+        const found = poison.map(([index, cause]): Reject => ({
+          payload: messages[index].value,
+          reason: describeError(cause).message,
+          stage: `sink ${sink.name}`,
+          origin: messages[index].origin,
+        }));
+        this.#log.warn("Sink {sink} failed {count} record(s); they go to dead letters.", {
+          sink: sink.name,
+          count: found.length,
+        });
+        isolated.push(...found);
+        messages = messages.filter((_, index) => !failed.has(index));
+        if (keepsRejects) rejects = [...rejects, ...found];
+      }
+    }
+  }
+
+  // --- after loading ---
+
+  async #postLoad(): Promise<ExitReason> {
+    const started = performance.now();
+    const signal = this.#stop.signal;
+    for (const { name, component } of this.#pipeline.steps) {
+      const stepStarted = performance.now();
+      const result = await this.#retry(
+        `step ${name}`,
+        this.#pipeline.runtime.writeRetry,
+        () => component.run(signal),
+      );
+      this.#steps.push({
+        name,
+        durationMs: Math.round(performance.now() - stepStarted),
+        ...result,
+      });
+    }
+    for (const { component } of this.#pipeline.checks) {
+      this.#checks.push(await component.run(signal));
+    }
+    this.#timings.postLoad = performance.now() - started;
+    const failed = this.#checks.some((check) => check.severity === "error" && !check.passed);
+    return failed ? "check_failed" : "drained";
+  }
+
+  // --- helpers ---
+
+  #retry<T>(what: string, policy: RetryPolicy, fn: () => Promise<T>): Promise<T> {
+    return retry(fn, policy, {
+      signal: this.#stop.signal,
+      onRetry: ({ error, attempt, delayMs }) => {
+        this.#counters.retries++;
+        this.#log.warn(
+          "Could not {what} (attempt {attempt} of {attempts}): {error}; retrying in {delayMs} ms.",
+          {
+            what,
+            attempt,
+            attempts: policy.attempts,
+            error: describeError(error).message,
+            delayMs,
+          },
+        );
+      },
+    });
+  }
+
+  #startProgress(): ReturnType<typeof setInterval> | undefined {
+    const { onProgress, progressIntervalMs = 1000 } = this.#options;
+    if (!onProgress) return undefined;
+    return setInterval(() => {
+      const elapsedMs = performance.now() - this.#start;
+      onProgress({
+        pipeline: this.#pipeline.name,
+        counters: { ...this.#counters },
+        recordsPerSecond: this.#counters.read / Math.max(elapsedMs / 1000, 0.001),
+        backlog: this.#pipeline.source.component.backlog?.(),
+        elapsedMs,
+      });
+    }, progressIntervalMs);
+  }
+
+  #result(exitReason: ExitReason, failure: unknown): RunResult {
+    const exitCode = exitReason === "drained"
+      ? EXIT_CODES.ok
+      : exitReason === "check_failed"
+      ? EXIT_CODES.checkFailed
+      : exitReason === "signal" && failure instanceof ShutdownRequested
+      ? failure.exitCode
+      : EXIT_CODES.failure;
+    const round = (ms: number) => Math.round(ms);
+    const t = this.#timings;
+    return {
+      pipeline: this.#pipeline.name,
+      mode: this.#options.mode,
+      exitReason,
+      exitCode,
+      startedAt: this.#startedAt.toISOString(),
+      durationMs: round(performance.now() - this.#start),
+      counters: { ...this.#counters },
+      timings: {
+        connect: round(t.connect),
+        read: round(t.read),
+        transform: round(t.transform),
+        write: round(t.write),
+        ack: round(t.ack),
+        postLoad: round(t.postLoad),
+      },
+      steps: this.#steps,
+      checks: this.#checks,
+      ...(failure === undefined ? {} : { error: describeError(failure) }),
+    };
+  }
+}
+
+/**
+ * Reads ahead of the batch being processed. Reads are issued one after the other, never
+ * concurrently, and stop for good once the source reports the end of its input.
+ */
+class ReadAhead {
+  readonly #pending: Promise<Settled>[] = [];
+  #last: Promise<unknown> = Promise.resolve();
+  #ended = false;
+
+  constructor(
+    readonly pipeline: Pipeline,
+    readonly signal: AbortSignal,
+    readonly timings: Timings,
+  ) {}
+
+  /** Issues reads until `count` are pending. */
+  fill(count: number): void {
+    while (this.#pending.length < count && !this.#ended && !this.signal.aborted) {
+      const read = this.#last.then(() => this.#read());
+      this.#last = read;
+      this.#pending.push(read);
+    }
+  }
+
+  /** The next batch in source order, or the end of input. Throws what the source threw. */
+  async next(): Promise<Batch | EndOfInput> {
+    this.fill(1);
+    const settled = await this.#pending.shift()!;
+    if ("error" in settled) throw settled.error;
+    return settled.value;
+  }
+
+  async #read(): Promise<Settled> {
+    if (this.#ended || this.signal.aborted) return { value: END_OF_INPUT };
+    const started = performance.now();
+    try {
+      const value = await this.pipeline.source.component.read(this.signal);
+      if (value === END_OF_INPUT) this.#ended = true;
+      return { value };
+    } catch (error) {
+      this.#ended = true;
+      return { error: this.signal.aborted ? this.signal.reason : error };
+    } finally {
+      this.timings.read += performance.now() - started;
+    }
+  }
+}
+
+/** The records of a `BatchError` whose errors retrying cannot fix, by index. */
+function poisonOf(error: BatchError): Array<[number, Error]> {
+  return [...error.failures].filter(([, cause]) => !isTransient(cause));
+}
+
+type Settled = { value: Batch | EndOfInput } | { error: unknown };
+
+function unique<C>(items: Named<C>[]): Named<C>[] {
+  const seen = new Set<C>();
+  return items.filter((item) => !seen.has(item.component) && seen.add(item.component));
+}

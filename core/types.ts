@@ -1,0 +1,319 @@
+/**
+ * The contracts every plugin implements, and the shapes the runner reports.
+ *
+ * This is the one file of types in the core: everything else imports them from here.
+ * Nothing here knows about any particular system a plugin talks to.
+ *
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import type { z } from "zod";
+import type { retryPolicySchema, runtimeSchema } from "./schema.ts";
+
+/** Exponential backoff settings; see `retryPolicySchema`. */
+export type RetryPolicy = z.infer<typeof retryPolicySchema>;
+
+/** How the runner runs a pipeline; see `runtimeSchema`. */
+export type Runtime = z.infer<typeof runtimeSchema>;
+
+/** How a pipeline ends: `stream` runs until a signal, `batch` until the source is drained. */
+export type RunMode = "stream" | "batch";
+
+/**
+ * A position in a source that can be resumed from.
+ *
+ * `offset` is the position of the *next* record to read, not of the last one read, so a stored
+ * cursor can be handed back to the source as it is. It is a decimal string because offsets of
+ * some systems exceed `Number.MAX_SAFE_INTEGER`.
+ */
+export interface Cursor {
+  /** The stream (topic, table, endpoint) the position belongs to. */
+  stream: string;
+  /** The partition of that stream; 0 where the source has none. */
+  partition: number;
+  /** The next offset to read. */
+  offset: string;
+}
+
+/** One record travelling through a pipeline. */
+export interface Message<T = unknown> {
+  /** The payload. */
+  value: T;
+  /** The routing key, where the source or a sink uses one. */
+  key?: string;
+  /** Where the record came from, so a dead letter can point back at it. */
+  origin?: Cursor;
+}
+
+/**
+ * A record that could not be processed, with the reason. It keeps the original payload so the
+ * dead-letter sink stores what arrived, not what a transform made of it.
+ */
+export interface Reject {
+  /** The payload as it arrived (parsed value, text, or bytes). */
+  payload: unknown;
+  /** Why it was rejected, in a sentence a user can act on. */
+  reason: string;
+  /** The component that rejected it, e.g. `transform enrich`. */
+  stage: string;
+  /** Where the record came from, when the source knows. */
+  origin?: Cursor;
+}
+
+/**
+ * What a source acknowledges once a batch is durably written.
+ *
+ * Called with no argument to commit, or with the error that stopped the batch so the source
+ * redelivers it. The runner calls it at most once per batch.
+ */
+export type Ack = (error?: Error) => Promise<void>;
+
+/** A batch read from a source. The acknowledgement travels with it. */
+export interface Batch<T = unknown> {
+  /** The records, in source order. */
+  messages: Message<T>[];
+  /** Records the source itself could not decode; they go to the dead-letter sink. */
+  rejects?: Reject[];
+  /** The positions to resume from once this batch is committed, one per partition touched. */
+  cursors: Cursor[];
+  /** Commit (no argument) or nack (an error) the batch. */
+  ack: Ack;
+}
+
+/** The value a source returns from {@linkcode Source.read} when it has no more input. */
+export const END_OF_INPUT: unique symbol = Symbol("end of input");
+
+/** The type of {@linkcode END_OF_INPUT}. */
+export type EndOfInput = typeof END_OF_INPUT;
+
+/** What the runner hands to every component when it connects it. */
+export interface ComponentContext {
+  /** The name of the pipeline being run. */
+  pipeline: string;
+  /** How the run ends. */
+  mode: RunMode;
+  /** A logger scoped to the component. */
+  logger: Logger;
+  /** Aborted when the run is asked to stop. */
+  signal: AbortSignal;
+}
+
+/** What the runner hands to a source when it connects it. */
+export interface SourceContext extends ComponentContext {
+  /**
+   * Reads the positions stored by a sink in the same transactions as the data (see
+   * {@linkcode Sink.loadCursors}). Empty when no sink stores them. A source should call it
+   * whenever it (re)gains a partition, since another instance may have moved it on.
+   */
+  loadCursors(): Promise<Cursor[]>;
+}
+
+/**
+ * Optional lifecycle shared by every component: connect, do the work, close.
+ *
+ * `connect` is retried with backoff by the runner, so a plugin only needs to try once.
+ * `close` must be safe to call more than once, and after a failed `connect`.
+ */
+export interface Lifecycle<C extends ComponentContext = ComponentContext> {
+  /** Opens connections. Throw to have the runner retry with backoff. */
+  connect?(ctx: C): Promise<void>;
+  /** Releases everything. Idempotent. */
+  close?(): Promise<void>;
+  /**
+   * A cheap round trip with the system behind the component (`SELECT 1`, a metadata request),
+   * bounded by `signal`. Returns a one-line description of what answered.
+   */
+  health?(signal: AbortSignal): Promise<string>;
+}
+
+/** Reads batches of records. */
+export interface Source<T = unknown> extends Lifecycle<SourceContext> {
+  /**
+   * Resolves with the next batch, or {@linkcode END_OF_INPUT} when a `batch`-mode run has read
+   * everything that was there when it started. Must return promptly once `signal` aborts.
+   */
+  read(signal: AbortSignal): Promise<Batch<T> | EndOfInput>;
+  /** Records known to be waiting (e.g. consumer lag), for progress reports. */
+  backlog?(): number | undefined;
+}
+
+/** The result of a transform: what goes on, and what goes to dead letters. */
+export interface TransformResult<O = unknown> {
+  /** Records that go on to the next stage. */
+  messages: Message<O>[];
+  /** Records that stop here, each with its reason. */
+  rejects: Reject[];
+}
+
+/** Maps a batch of records to records plus rejects. Must not throw for a bad record. */
+export interface Transform<I = unknown, O = unknown> extends Lifecycle {
+  /** Processes one batch. */
+  apply(messages: Message<I>[]): TransformResult<O> | Promise<TransformResult<O>>;
+}
+
+/** What a sink receives for one source batch. */
+export interface SinkBatch<T = unknown> {
+  /** The records to write. */
+  messages: Message<T>[];
+  /** Rejected records; non-empty only for the pipeline's dead-letter sink. */
+  rejects: Reject[];
+  /** The source positions this batch brings the pipeline to. */
+  cursors: Cursor[];
+}
+
+/** Writes batches durably. */
+export interface Sink<T = unknown> extends Lifecycle {
+  /**
+   * Writes the whole batch atomically: all or nothing. Throw an error to fail the batch, or a
+   * `BatchError` that names the records that failed. A sink that implements
+   * {@linkcode Sink.loadCursors} writes `batch.cursors` in the same transaction as the rows.
+   */
+  write(batch: SinkBatch<T>, signal: AbortSignal): Promise<void>;
+  /** The positions stored by earlier writes for this pipeline. */
+  loadCursors?(): Promise<Cursor[]>;
+}
+
+/** How serious a failed check is. */
+export type Severity = "info" | "warn" | "error";
+
+/** The structured outcome of one check. */
+export interface CheckResult {
+  /** The check's name. */
+  name: string;
+  /** How serious a failure is. */
+  severity: Severity;
+  /** Whether the observed value is within the threshold. */
+  passed: boolean;
+  /** What was measured. */
+  observed: number | string | null;
+  /** The limit it was held against. */
+  threshold: number | string | null;
+  /** One sentence for a person. */
+  message: string;
+}
+
+/** Runs after loading and reports whether the data holds up. */
+export interface Check extends Lifecycle {
+  /** Measures and judges. */
+  run(signal: AbortSignal): Promise<CheckResult>;
+}
+
+/** What a post-load step did. */
+export interface StepResult {
+  /** Rows inserted, updated or deleted. */
+  rows: number;
+  /** Anything else worth reporting. */
+  details?: Record<string, unknown>;
+}
+
+/** A unit of work that runs after loading, such as refreshing an aggregate. */
+export interface Step extends Lifecycle {
+  /** Does the work. */
+  run(signal: AbortSignal): Promise<StepResult>;
+}
+
+/** Counts per stage, in records. */
+export interface Counters {
+  /** Batches read from the source. */
+  batches: number;
+  /** Records read from the source. */
+  read: number;
+  /** Records sent to the dead-letter sink. */
+  rejected: number;
+  /** Records written by every sink. */
+  written: number;
+  /** Records whose batch the source acknowledged. */
+  acknowledged: number;
+  /** Sink writes and connections retried. */
+  retries: number;
+}
+
+/** Time spent per stage, in milliseconds. */
+export interface Timings {
+  /** Connecting every component. */
+  connect: number;
+  /** Waiting for the source. */
+  read: number;
+  /** Running transforms. */
+  transform: number;
+  /** Writing to sinks, retries included. */
+  write: number;
+  /** Acknowledging to the source. */
+  ack: number;
+  /** Post-load steps and checks. */
+  postLoad: number;
+}
+
+/** Why a run ended. */
+export type ExitReason = "drained" | "signal" | "failed" | "check_failed";
+
+/** The outcome of one run, also printed as the last line of the CLI's output. */
+export interface RunResult {
+  /** The pipeline that ran. */
+  pipeline: string;
+  /** How it ran. */
+  mode: RunMode;
+  /** Why it ended. */
+  exitReason: ExitReason;
+  /** The process exit code this outcome maps to. */
+  exitCode: number;
+  /** When it started (ISO-8601). */
+  startedAt: string;
+  /** Wall time of the whole run. */
+  durationMs: number;
+  /** Records per stage. */
+  counters: Counters;
+  /** Milliseconds per stage. */
+  timings: Timings;
+  /** Post-load steps, by name. */
+  steps: Array<{ name: string; durationMs: number } & StepResult>;
+  /** Check outcomes. */
+  checks: CheckResult[];
+  /** The error that ended the run, if one did. */
+  error?: { name: string; message: string; hint?: string };
+}
+
+/** A snapshot of a running pipeline, reported about once a second. */
+export interface Progress {
+  /** The pipeline. */
+  pipeline: string;
+  /** Counters so far. */
+  counters: Counters;
+  /** Records read per second since the start. */
+  recordsPerSecond: number;
+  /** Records still waiting at the source, where it knows. */
+  backlog: number | undefined;
+  /** Milliseconds since the start. */
+  elapsedMs: number;
+}
+
+/** A component with the name that logs and results use for it. */
+export interface Named<C> {
+  /** How logs and results refer to it, e.g. `kafka` or `refresh-hourly`. */
+  name: string;
+  /** The component. */
+  component: C;
+}
+
+/**
+ * A pipeline ready to run: built components wired together. `loadConfig` builds it from
+ * `pipeline.config.ts`; tests may build one by hand.
+ */
+export interface Pipeline {
+  /** Its name in the config. */
+  name: string;
+  /** Where records come from. */
+  source: Named<Source>;
+  /** Applied in order to every batch. */
+  transforms: Named<Transform>[];
+  /** Every batch is written to each of them, in order, before it is acknowledged. */
+  sinks: Named<Sink>[];
+  /** Where rejects go. May be one of `sinks`: then rejects are written in the same call. */
+  deadLetter: Named<Sink>;
+  /** Run in order after a `batch` run has drained its source. */
+  steps: Named<Step>[];
+  /** Run after the steps. */
+  checks: Named<Check>[];
+  /** Runner settings. */
+  runtime: Runtime;
+}
