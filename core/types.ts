@@ -41,7 +41,10 @@ export interface Message<T = unknown> {
   value: T;
   /** The routing key, where the source or a sink uses one. */
   key?: string;
-  /** Where the record came from, so a dead letter can point back at it. */
+  /**
+   * Where the record came from, so a dead letter can point back at it. Unlike a batch's
+   * cursors, `origin.offset` is the record's own offset, not the next one.
+   */
   origin?: Cursor;
 }
 

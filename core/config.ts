@@ -1,0 +1,226 @@
+/**
+ * The pipeline config: `defineConfig` for `pipeline.config.ts`, and `loadConfig`, which imports,
+ * validates and builds it.
+ *
+ * @module
+ */
+import { pathToFileURL } from "node:url";
+import { resolve } from "node:path";
+import { z } from "zod";
+import { ConfigError, type ConfigIssue } from "./errors.ts";
+import { type ComponentKinds, type Configured, type Env, formatPath, type Kind } from "./plugin.ts";
+import { runtimeSchema } from "./schema.ts";
+import type { Named, Pipeline } from "./types.ts";
+
+const EXAMPLES: Record<Kind, string> = {
+  source: "a source plugin such as kafkaSource({...})",
+  transform: "a transform plugin such as enrich({...})",
+  sink: "a sink plugin such as postgresSink({...})",
+  step: "a step plugin",
+  check: "a check plugin",
+};
+
+const component = <K extends Kind>(kind: K) =>
+  z.custom<Configured<K>>(
+    (value) => typeof value === "object" && value !== null && (value as Configured).kind === kind,
+    { error: `expected ${EXAMPLES[kind]}` },
+  );
+
+/** One pipeline: a source, transforms, sinks, a dead-letter sink, then steps and checks. */
+export const pipelineSchema = z.strictObject({
+  /** One sentence for `--help` and the README. */
+  description: z.string().min(1),
+  /** Where records come from. */
+  source: component("source"),
+  /** Applied in order. */
+  transforms: z.array(component("transform")).default([]),
+  /** Each batch is written to every one of them before it is acknowledged. */
+  sinks: z.array(component("sink")).min(1),
+  /** Where rejects go; use one of `sinks` to write them in the same transaction. */
+  deadLetter: component("sink"),
+  /** Run in order after a `batch` run drains its source, and alone with `pipeline step`. */
+  steps: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), component("step")).default({}),
+  /** Run after the steps, and alone with `pipeline check`. */
+  checks: z.array(component("check")).default([]),
+  /** Overrides the config-wide runner settings for this pipeline. */
+  runtime: runtimeSchema.partial().optional(),
+});
+
+/** The whole config file. */
+export const configSchema = z.strictObject({
+  /** The pipelines, by the name the CLI takes. */
+  pipelines: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), pipelineSchema),
+  /** Runner settings for every pipeline. */
+  runtime: runtimeSchema.default(runtimeSchema.parse({})),
+});
+
+/** What `pipeline.config.ts` exports. */
+export type ConfigDefinition = z.input<typeof configSchema>;
+
+/** A pipeline as written in the config. */
+export type PipelineDefinition = z.input<typeof pipelineSchema>;
+
+/**
+ * Types a config; `loadConfig` validates it. Use it as the default export of
+ * `pipeline.config.ts`.
+ *
+ * @example
+ * ```ts
+ * import { defineConfig } from "./config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const config = defineConfig({ pipelines: {} });
+ * assert.deepEqual(config.pipelines, {});
+ * ```
+ */
+export function defineConfig(definition: ConfigDefinition): ConfigDefinition {
+  return definition;
+}
+
+/** A validated config. */
+export interface LoadedConfig {
+  /** Where it was loaded from. */
+  readonly path: string;
+  /** The pipelines' names and descriptions. */
+  readonly pipelines: ReadonlyArray<{ name: string; description: string }>;
+  /** Builds the components of one pipeline. Throws a `ConfigError` for an unknown name. */
+  pipeline(name: string): Pipeline;
+}
+
+/**
+ * Imports a config module, validates it and every component's config (with `env` overrides),
+ * and reports all problems at once in a {@linkcode ConfigError}.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadConfig } from "./config.ts";
+ *
+ * const config = await loadConfig("pipeline.config.ts", Deno.env.toObject());
+ * const pipeline = config.pipeline("load");
+ * ```
+ */
+export async function loadConfig(path: string, env: Env): Promise<LoadedConfig> {
+  let module: { default?: unknown };
+  try {
+    module = await import(pathToFileURL(resolve(path)).href);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    throw new ConfigError(path, [{ path: "(file)", message: `could not be imported: ${reason}` }], {
+      hint: "Check the path given with --config, and that the file is valid TypeScript.",
+    });
+  }
+  return validateConfig(module.default, env, path);
+}
+
+/**
+ * Validates a config value as {@linkcode loadConfig} does, for a config that is already imported.
+ *
+ * @example An error names the path and what was expected
+ * ```ts
+ * import { validateConfig } from "./config.ts";
+ * import { ConfigError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.throws(
+ *   () => validateConfig({ pipelines: { load: { description: "x" } } }, {}, "inline"),
+ *   (error: ConfigError) => error.issues.some((issue) => issue.path === "pipelines.load.source"),
+ * );
+ * ```
+ */
+export function validateConfig(value: unknown, env: Env, where: string): LoadedConfig {
+  if (value === undefined) {
+    throw new ConfigError(where, [{
+      path: "(default export)",
+      message: "expected `export default defineConfig({ pipelines: { ... } })`",
+    }]);
+  }
+  const parsed = configSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new ConfigError(
+      where,
+      parsed.error.issues.map((issue) => ({
+        path: formatPath(issue.path),
+        message: issue.message,
+      })),
+    );
+  }
+  const config = parsed.data;
+  const issues: ConfigIssue[] = [];
+  for (const [name, pipeline] of Object.entries(config.pipelines)) {
+    for (const [path, configured] of componentsOf(pipeline)) {
+      for (const issue of configured.validate(env)) {
+        const at = issue.path === "" ? path : `${path}.${issue.path}`;
+        issues.push({ path: `pipelines.${name}.${at}`, message: issue.message });
+      }
+    }
+  }
+  if (issues.length > 0) throw new ConfigError(where, issues);
+  return {
+    path: where,
+    pipelines: Object.entries(config.pipelines).map(([name, p]) => ({
+      name,
+      description: p.description,
+    })),
+    pipeline(name) {
+      const definition = config.pipelines[name];
+      if (!definition) {
+        const known = Object.keys(config.pipelines).join(", ") || "none";
+        throw new ConfigError(where, [{ path: `pipelines.${name}`, message: "no such pipeline" }], {
+          hint: `The pipelines defined are: ${known}.`,
+        });
+      }
+      return build(name, definition, config.runtime, env);
+    },
+  };
+}
+
+type ParsedPipeline = z.output<typeof pipelineSchema>;
+
+function componentsOf(pipeline: ParsedPipeline): Array<[string, Configured]> {
+  return [
+    ["source", pipeline.source],
+    ...pipeline.transforms.map((t, i): [string, Configured] => [`transforms[${i}]`, t]),
+    ...pipeline.sinks.map((s, i): [string, Configured] => [`sinks[${i}]`, s]),
+    ["deadLetter", pipeline.deadLetter],
+    ...Object.entries(pipeline.steps).map(([n, s]): [string, Configured] => [`steps.${n}`, s]),
+    ...pipeline.checks.map((c, i): [string, Configured] => [`checks[${i}]`, c]),
+  ];
+}
+
+function build(
+  name: string,
+  definition: ParsedPipeline,
+  runtime: z.output<typeof runtimeSchema>,
+  env: Env,
+): Pipeline {
+  // One instance per configured value, so a sink used as the dead-letter sink is the same object.
+  const built = new Map<Configured, Named<unknown>>();
+  const names = new Map<string, number>();
+  const make = <K extends Kind>(
+    configured: Configured<K>,
+    label?: string,
+  ): Named<ComponentKinds[K]> => {
+    let named = built.get(configured);
+    if (!named) {
+      const base = label ?? configured.plugin;
+      const seen = names.get(base) ?? 0;
+      names.set(base, seen + 1);
+      named = {
+        name: seen === 0 ? base : `${base}-${seen + 1}`,
+        component: configured.create(env),
+      };
+      built.set(configured, named);
+    }
+    return named as Named<ComponentKinds[K]>;
+  };
+  return {
+    name,
+    source: make(definition.source),
+    transforms: definition.transforms.map((t) => make(t)),
+    sinks: definition.sinks.map((s) => make(s)),
+    deadLetter: make(definition.deadLetter),
+    steps: Object.entries(definition.steps).map(([stepName, s]) => make(s, stepName)),
+    checks: definition.checks.map((c) => make(c)),
+    runtime: runtimeSchema.parse({ ...runtime, ...definition.runtime }),
+  };
+}
