@@ -146,8 +146,12 @@ export function validateConfig(value: unknown, env: Env, where: string): LoadedC
   }
   const config = parsed.data;
   const issues: ConfigIssue[] = [];
+  // A component used twice (a sink that is also the dead-letter sink) is reported once.
+  const validated = new Set<Configured>();
   for (const [name, pipeline] of Object.entries(config.pipelines)) {
     for (const [path, configured] of componentsOf(pipeline)) {
+      if (validated.has(configured)) continue;
+      validated.add(configured);
       for (const issue of configured.validate(env)) {
         const at = issue.path === "" ? path : `${path}.${issue.path}`;
         issues.push({ path: `pipelines.${name}.${at}`, message: issue.message });

@@ -1,0 +1,109 @@
+/**
+ * What the CLI prints: a human summary on a terminal, progress on stderr, and always, as the
+ * last line of stdout, a one-line JSON summary for Airflow's XCom.
+ *
+ * @module
+ */
+import { redact } from "../core/redact.ts";
+import type { Progress, RunResult } from "../core/types.ts";
+
+/** The JSON object printed as the last line of stdout. */
+export type Summary = { command: string; exitCode: number } & Record<string, unknown>;
+
+/**
+ * Prints the summary as one line of JSON, redacted.
+ *
+ * @example
+ * ```ts
+ * import { printSummary } from "./output.ts";
+ *
+ * printSummary({ command: "validate", exitCode: 0 });
+ * ```
+ */
+export function printSummary(summary: Summary): void {
+  console.log(redact(JSON.stringify(summary)));
+}
+
+const number = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+
+/**
+ * On a terminal, prints a short human account of a run before the JSON line.
+ *
+ * @example
+ * ```ts ignore
+ * printRunResult(result);
+ * ```
+ */
+export function printRunResult(result: RunResult): void {
+  if (!Deno.stdout.isTerminal()) return;
+  const c = result.counters;
+  const seconds = (result.durationMs / 1000).toFixed(1);
+  console.log(
+    `${result.pipeline} (${result.mode}): ${result.exitReason} in ${seconds} s — ` +
+      `${number.format(c.read)} read, ${number.format(c.written)} written, ` +
+      `${number.format(c.rejected)} rejected, ${number.format(c.acknowledged)} acknowledged` +
+      (c.retries > 0 ? `, ${c.retries} retries` : ""),
+  );
+  for (const step of result.steps) {
+    console.log(`  step ${step.name}: ${number.format(step.rows)} rows in ${step.durationMs} ms`);
+  }
+  for (const check of result.checks) {
+    const mark = check.passed ? "ok  " : check.severity.toUpperCase().padEnd(4);
+    console.log(`  ${mark} ${check.name}: ${check.message}`);
+  }
+  if (result.error) printError(result.error);
+}
+
+/**
+ * Prints an error for a person: what happened, then what to do. Redacted.
+ *
+ * @example
+ * ```ts
+ * import { printError } from "./output.ts";
+ *
+ * printError({ name: "ConfigError", message: "Invalid config.", hint: "Fix it." });
+ * ```
+ */
+export function printError(error: { message: string; hint?: string }): void {
+  console.error(redact(`Error: ${error.message}`));
+  if (error.hint) console.error(redact(`Hint: ${error.hint}`));
+}
+
+/** Draws a one-line progress report on a terminal's stderr. */
+export interface ProgressPrinter {
+  /** Redraws the line. */
+  update(progress: Progress): void;
+  /** Clears it. */
+  done(): void;
+}
+
+/**
+ * A progress line for stderr, or `undefined` when stderr is not a terminal (logs go there
+ * instead, as JSON).
+ *
+ * @example
+ * ```ts
+ * import { progressPrinter } from "./output.ts";
+ *
+ * progressPrinter()?.done();
+ * ```
+ */
+export function progressPrinter(): ProgressPrinter | undefined {
+  if (!Deno.stderr.isTerminal()) return undefined;
+  const encoder = new TextEncoder();
+  const draw = (text: string) => Deno.stderr.writeSync(encoder.encode(`\r\x1b[2K${text}`));
+  return {
+    update(progress) {
+      const c = progress.counters;
+      const backlog = progress.backlog === undefined
+        ? ""
+        : ` · ${number.format(progress.backlog)} remaining`;
+      draw(
+        `${progress.pipeline}: ${number.format(c.read)} read · ` +
+          `${number.format(progress.recordsPerSecond)} records/s · ` +
+          `${number.format(c.acknowledged)} acknowledged${backlog}`,
+      );
+    },
+    done: () => draw(""),
+  };
+}

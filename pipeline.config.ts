@@ -1,0 +1,3 @@
+import { defineConfig } from "./mod.ts";
+
+export default defineConfig({ pipelines: {} });
