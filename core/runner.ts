@@ -111,6 +111,9 @@ class Run {
     const progress = this.#startProgress();
     let reason: ExitReason = "drained";
     let failure: unknown;
+    const { name } = this.#pipeline;
+    const { mode } = this.#options;
+    this.#log.info(`Running ${name} in ${mode} mode.`, { pipeline: name, mode });
     try {
       await this.#connectAll();
       const drained = await this.#pump();
@@ -126,7 +129,13 @@ class Run {
       await this.#closeAll();
     }
     if (reason === "signal") failure = this.#stop.signal.reason;
-    return this.#result(reason, failure);
+    const result = this.#result(reason, failure);
+    const level = result.exitCode === EXIT_CODES.ok ? "info" : "error";
+    this.#log[level](
+      `Finished ${result.pipeline}: ${result.exitReason} (exit code ${result.exitCode}).`,
+      { ...result },
+    );
+    return result;
   }
 
   // --- connecting and closing ---
@@ -341,10 +350,10 @@ class Run {
           stage: `sink ${sink.name}`,
           origin: messages[index].origin,
         }));
-        this.#log.warn("Sink {sink} failed {count} record(s); they go to dead letters.", {
-          sink: sink.name,
-          count: found.length,
-        });
+        this.#log.warn(
+          `Sink ${sink.name} failed ${found.length} record(s); they go to dead letters.`,
+          { sink: sink.name, count: found.length },
+        );
         isolated.push(...found);
         messages = messages.filter((_, index) => !failed.has(index));
         if (keepsRejects) rejects = [...rejects, ...found];
@@ -385,15 +394,11 @@ class Run {
       signal: this.#stop.signal,
       onRetry: ({ error, attempt, delayMs }) => {
         this.#counters.retries++;
+        const message = describeError(error).message;
         this.#log.warn(
-          "Could not {what} (attempt {attempt} of {attempts}): {error}; retrying in {delayMs} ms.",
-          {
-            what,
-            attempt,
-            attempts: policy.attempts,
-            error: describeError(error).message,
-            delayMs,
-          },
+          `Could not ${what} (attempt ${attempt} of ${policy.attempts}): ${message} ` +
+            `Retrying in ${delayMs} ms.`,
+          { what, attempt, attempts: policy.attempts, error: message, delayMs },
         );
       },
     });

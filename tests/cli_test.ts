@@ -1,0 +1,88 @@
+import assert from "node:assert/strict";
+import { runCli, startCli } from "./support/cli.ts";
+
+const MEMORY = ["--config", "tests/support/memory.config.ts"];
+
+Deno.test("pipeline --help lists the commands and the exit codes", async () => {
+  // --help prints help, not a JSON summary, so it runs without the summary parser.
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", "cli/main.ts", "--help"],
+  }).output();
+  const text = new TextDecoder().decode(output.stdout);
+  assert.equal(output.code, 0);
+  for (const word of ["stream", "batch", "validate", "run", "143", "KAFKA_BROKERS"]) {
+    assert.ok(text.includes(word), `--help should mention ${word}`);
+  }
+});
+
+Deno.test("every command answers --help with exit code 0", async () => {
+  for (const command of ["stream", "batch", "validate", "run"]) {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", "cli/main.ts", command, "--help"],
+    }).output();
+    assert.equal(output.code, 0, command);
+    assert.match(
+      new TextDecoder().decode(output.stdout),
+      new RegExp(`Usage: deno task pipeline ${command}`),
+    );
+  }
+});
+
+Deno.test("an unknown command exits 2 and says which commands exist", async () => {
+  const run = await runCli(["lod"]);
+  assert.equal(run.code, 2);
+  assert.match(run.stderr, /Unknown command "lod"/);
+  assert.match(run.stderr, /Hint: The commands are: stream, batch/);
+  assert.equal(run.summary.exitCode, 2);
+});
+
+Deno.test("an invalid config exits 2 naming each bad path and what was expected", async () => {
+  const run = await runCli(["validate", "--config", "tests/support/broken.config.ts"]);
+  assert.equal(run.code, 2);
+  assert.match(run.stderr, /pipelines\.load\.source: expected a source plugin/);
+  assert.match(
+    run.stderr,
+    /pipelines\.load\.sinks: Invalid input: expected array, received number/,
+  );
+  assert.match(run.stderr, /Hint: /);
+  assert.doesNotMatch(run.stderr, /    at /, "no stack trace");
+});
+
+Deno.test("a batch run prints a one-line JSON summary last, with counts and timings", async () => {
+  const run = await runCli(["batch", "quick", ...MEMORY]);
+  assert.equal(run.code, 0);
+  const summary = run.summary as {
+    exitReason: string;
+    counters: Record<string, number>;
+    timings: object;
+  };
+  assert.equal(summary.exitReason, "drained");
+  assert.equal(summary.counters.read, 15);
+  assert.equal(summary.counters.acknowledged, 15);
+  assert.ok("write" in summary.timings);
+});
+
+Deno.test("logs are JSON lines on stderr when it is not a terminal", async () => {
+  const run = await runCli(["batch", "quick", ...MEMORY, "--log-level", "debug"]);
+  const lines = run.stderr.split("\n").filter((line) => line.startsWith("{")).map((line) =>
+    JSON.parse(line)
+  );
+  const finished = lines.find((line) => /^Finished quick/.test(line.message));
+  assert.equal(finished?.level, "INFO");
+  assert.deepEqual(finished?.logger, "pipeline.quick");
+  assert.equal(finished?.properties.counters.read, 15);
+});
+
+Deno.test("SIGTERM during a write exits 143 and acknowledges nothing", async () => {
+  const cli = startCli(["batch", "slow", ...MEMORY]);
+  while (!cli.stderr().includes("first write started")) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  cli.child.kill("SIGTERM");
+  const run = await cli.finished;
+  assert.equal(run.code, 143);
+  const summary = run.summary as { exitReason: string; counters: Record<string, number> };
+  assert.equal(summary.exitReason, "signal");
+  assert.equal(summary.counters.read, 5);
+  assert.equal(summary.counters.acknowledged, 0);
+});

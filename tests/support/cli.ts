@@ -1,0 +1,73 @@
+/**
+ * Runs the CLI as a child process, as Airflow does.
+ *
+ * @module
+ */
+
+/** What a CLI run printed and how it exited. */
+export interface CliRun {
+  /** The exit code. */
+  code: number;
+  /** Everything on stdout. */
+  stdout: string;
+  /** Everything on stderr. */
+  stderr: string;
+  /** The last line of stdout, parsed: the JSON summary. */
+  summary: Record<string, unknown>;
+}
+
+const CLI = new URL("../../cli/main.ts", import.meta.url).pathname;
+
+/** Options of {@linkcode startCli}. */
+export interface CliOptions {
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+}
+
+/**
+ * Starts `cli/main.ts` with `args`; resolve `.finished` for its output.
+ *
+ * @example
+ * ```ts ignore
+ * const { finished } = startCli(["validate"]);
+ * const run = await finished;
+ * ```
+ */
+export function startCli(args: string[], options: CliOptions = {}) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", CLI, ...args],
+    env: { NO_COLOR: "1", ...options.env },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const decoder = new TextDecoder();
+  let stderr = "";
+  const stderrDone = child.stderr.pipeTo(
+    new WritableStream({ write: (chunk) => void (stderr += decoder.decode(chunk)) }),
+  );
+  const finished = (async (): Promise<CliRun> => {
+    const [status, stdout] = await Promise.all([child.status, new Response(child.stdout).text()]);
+    await stderrDone;
+    const last = stdout.trimEnd().split("\n").at(-1) ?? "";
+    let summary: Record<string, unknown>;
+    try {
+      summary = JSON.parse(last);
+    } catch {
+      throw new Error(`The last stdout line is not JSON: ${last}\nstderr:\n${stderr}`);
+    }
+    return { code: status.code, stdout, stderr, summary };
+  })();
+  return { child, finished, stderr: () => stderr };
+}
+
+/**
+ * Runs `cli/main.ts` with `args` to completion.
+ *
+ * @example
+ * ```ts ignore
+ * const run = await runCli(["batch", "load"]);
+ * ```
+ */
+export function runCli(args: string[], options: CliOptions = {}): Promise<CliRun> {
+  return startCli(args, options).finished;
+}

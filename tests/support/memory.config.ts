@@ -1,0 +1,60 @@
+/**
+ * A pipeline config of in-memory plugins for the CLI tests: no services needed.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { defineConfig, definePlugin, memorySink, memorySource, sleep } from "../../mod.ts";
+
+const countingSource = definePlugin({
+  kind: "source",
+  name: "counting",
+  description: "Yields `batches` batches of `size` numbers.",
+  config: z.strictObject({ batches: z.int().min(0), size: z.int().min(1) }),
+  example: { batches: 2, size: 10 },
+  create: ({ batches, size }) =>
+    memorySource(
+      Array.from(
+        { length: batches },
+        (_, b) => Array.from({ length: size }, (_, i) => ({ value: b * size + i })),
+      ),
+    ),
+});
+
+const slowSink = definePlugin({
+  kind: "sink",
+  name: "slow",
+  description: "Takes `delayMs` per write and gives up when the run is stopped.",
+  config: z.strictObject({ delayMs: z.int().min(0) }),
+  example: { delayMs: 0 },
+  create: ({ delayMs }) => {
+    let started = false;
+    return memorySink({
+      beforeWrite: async (_batch, signal) => {
+        if (!started) console.error("slow sink: first write started");
+        started = true;
+        await sleep(delayMs, signal);
+      },
+    });
+  },
+});
+
+const quick = slowSink({ delayMs: 0 });
+const slow = slowSink({ delayMs: 60_000 });
+
+export default defineConfig({
+  pipelines: {
+    quick: {
+      description: "Three batches into memory.",
+      source: countingSource({ batches: 3, size: 5 }),
+      sinks: [quick],
+      deadLetter: quick,
+    },
+    slow: {
+      description: "A write that only a signal ends.",
+      source: countingSource({ batches: 1, size: 5 }),
+      sinks: [slow],
+      deadLetter: slow,
+    },
+  },
+});
