@@ -45,7 +45,7 @@ Deno.test("an invalid config exits 2 naming each bad path and what was expected"
     /pipelines\.load\.sinks: Invalid input: expected array, received number/,
   );
   assert.match(run.stderr, /Hint: /);
-  assert.doesNotMatch(run.stderr, /    at /, "no stack trace");
+  assert.doesNotMatch(run.stderr, /^\s+at /m, "no stack trace");
 });
 
 Deno.test("a batch run prints a one-line JSON summary last, with counts and timings", async () => {

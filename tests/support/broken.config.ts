@@ -5,12 +5,9 @@
  */
 import { defineConfig } from "../../mod.ts";
 
-export default defineConfig({
-  pipelines: {
-    // deno-lint-ignore no-explicit-any -- deliberately wrong, as a user might write it
-    load: {
-      description: "No source, and a number where a list of sinks belongs.",
-      sinks: 3,
-    } as any,
-  },
-});
+const asAUserMightWriteIt = {
+  description: "No source, and a number where a list of sinks belongs.",
+  sinks: 3,
+} as unknown as Parameters<typeof defineConfig>[0]["pipelines"][string];
+
+export default defineConfig({ pipelines: { load: asAUserMightWriteIt } });
