@@ -26,7 +26,7 @@ import {
 export interface MemorySource<T> extends Source<T> {
   /** Batch indexes committed, in order. */
   readonly acked: number[];
-  /** Batch indexes nacked, with the error. */
+  /** Batch indexes nacked, with the error. A nack rewinds the source to that batch. */
   readonly nacked: Array<{ batch: number; error: Error }>;
   /** The most batches read and not yet acknowledged at one time. */
   readonly maxInFlight: number;
@@ -84,9 +84,15 @@ export function memorySource<T>(batches: Message<T>[][]): MemorySource<T> {
         messages: batches[index],
         cursors: [cursor],
         ack: (error?: Error) => {
-          inFlight--;
-          if (error) nacked.push({ batch: index, error });
-          else acked.push(index);
+          if (error) {
+            // Redeliver from the nacked batch; the batches handed out after it are void.
+            nacked.push({ batch: index, error });
+            next = index;
+            inFlight = 0;
+          } else {
+            acked.push(index);
+            inFlight--;
+          }
           return Promise.resolve();
         },
       });

@@ -88,6 +88,7 @@ class Run {
     rejected: 0,
     written: 0,
     acknowledged: 0,
+    nacked: 0,
     retries: 0,
   };
   readonly #timings: Timings = { connect: 0, read: 0, transform: 0, write: 0, ack: 0, postLoad: 0 };
@@ -229,9 +230,35 @@ class Run {
       this.#counters.read += next.messages.length + (next.rejects?.length ?? 0);
       // The batch being processed counts against the limit too.
       window.fill(limit - 1);
-      await this.#process(next);
+      try {
+        await this.#process(next);
+      } catch (error) {
+        if (!(error instanceof WriteFailed)) throw error;
+        await this.#handBack(next, error.cause, window);
+      }
     }
     return false;
+  }
+
+  /**
+   * Nacks a batch whose write failed after its retries. A `batch` run then fails. A `stream` run
+   * goes on when the failure is transient: the source delivers the batch again (or, for a
+   * snapshot poller, moves on to the next snapshot).
+   */
+  async #handBack(batch: Batch, cause: unknown, window: ReadAhead): Promise<void> {
+    const goOn = this.#options.mode === "stream" && isTransient(cause);
+    // Batches read after this one are void once it is nacked: the source delivers them again.
+    // Dropping them before the nack keeps their cursors from being stored past this batch.
+    if (goOn) window.discardRead();
+    await batch.ack(cause instanceof Error ? cause : new Error(String(cause)));
+    this.#counters.nacked++;
+    if (!goOn) throw cause;
+    const { message } = describeError(cause);
+    this.#log.error(
+      `A batch of ${batch.messages.length} record(s) was not written: ${message} ` +
+        "It was handed back to the source; the stream goes on.",
+      { error: message, records: batch.messages.length },
+    );
   }
 
   async #process(batch: Batch): Promise<void> {
@@ -241,8 +268,7 @@ class Run {
       await this.#write(transformed, batch.cursors);
     } catch (error) {
       if (stop.aborted) throw stop.reason;
-      await batch.ack(error instanceof Error ? error : new Error(String(error)));
-      throw error;
+      throw new WriteFailed("write failed", { cause: error });
     }
     // Stopping mid-write leaves the batch unacknowledged: it is read again on the next run.
     if (stop.aborted) throw stop.reason;
@@ -457,7 +483,7 @@ class Run {
  * concurrently, and stop for good once the source reports the end of its input.
  */
 class ReadAhead {
-  readonly #pending: Promise<Settled>[] = [];
+  readonly #pending: Array<{ read: Promise<Settled>; settled: boolean }> = [];
   #last: Promise<unknown> = Promise.resolve();
   #ended = false;
 
@@ -470,16 +496,22 @@ class ReadAhead {
   /** Issues reads until `count` are pending. */
   fill(count: number): void {
     while (this.#pending.length < count && !this.#ended && !this.signal.aborted) {
-      const read = this.#last.then(() => this.#read());
-      this.#last = read;
-      this.#pending.push(read);
+      const entry = { read: this.#last.then(() => this.#read()), settled: false };
+      entry.read.then(() => entry.settled = true);
+      this.#last = entry.read;
+      this.#pending.push(entry);
     }
+  }
+
+  /** Drops the batches the source has already handed out; reads still under way are kept. */
+  discardRead(): void {
+    while (this.#pending[0]?.settled) this.#pending.shift();
   }
 
   /** The next batch in source order, or the end of input. Throws what the source threw. */
   async next(): Promise<Batch | EndOfInput> {
     this.fill(1);
-    const settled = await this.#pending.shift()!;
+    const settled = await this.#pending.shift()!.read;
     if ("error" in settled) throw settled.error;
     return settled.value;
   }
@@ -499,6 +531,9 @@ class ReadAhead {
     }
   }
 }
+
+/** A write that failed after its retries; the cause is what the sink last threw. */
+class WriteFailed extends Error {}
 
 /** The records of a `BatchError` whose errors retrying cannot fix, by index. */
 function poisonOf(error: BatchError): Array<[number, Error]> {

@@ -298,3 +298,43 @@ Deno.test("runner fails the run when a transform throws instead of rejecting", a
   assert.match(result.error!.message, /threw instead of rejecting: boom/);
   assert.deepEqual(source.acked, []);
 });
+
+Deno.test("a stream run hands a batch that still fails back to the source and goes on", async () => {
+  const controller = new AbortController();
+  let failuresLeft = 2;
+  const source = memorySource([records(0), records(1), records(2)]);
+  const sink = memorySink({
+    beforeWrite: (batch) => {
+      if (batch.messages[0].value === 0 && failuresLeft-- > 0) {
+        throw new PipelineError("Kafka is down.", { transient: true });
+      }
+      if (batch.messages[0].value === 2) {
+        setTimeout(() => controller.abort(new ShutdownRequested("SIGTERM")), 10);
+      }
+    },
+  });
+  const pipeline = memoryPipeline({
+    source,
+    sinks: [sink],
+    runtime: { maxInFlight: 3, writeRetry: { attempts: 2, initialDelayMs: 1 } },
+  });
+  const result = await runPipeline(pipeline, { mode: "stream", signal: controller.signal });
+  assert.equal(result.exitCode, 143);
+  assert.deepEqual(source.nacked.map((n) => n.batch), [0]);
+  // The batches read ahead of the failed one were dropped, not written before it.
+  assert.deepEqual(sink.written.map((m) => m.value), [0, 1, 2]);
+  assert.deepEqual(source.acked, [0, 1, 2]);
+  assert.equal(result.counters.nacked, 1);
+});
+
+Deno.test("a stream run stops on a sink error that retrying cannot fix", async () => {
+  const sink = memorySink({
+    beforeWrite: () => {
+      throw new PipelineError("Relation raw.x does not exist.");
+    },
+  });
+  const source = memorySource([records(1)]);
+  const result = await runPipeline(memoryPipeline({ source, sinks: [sink] }), { mode: "stream" });
+  assert.equal(result.exitCode, 1);
+  assert.deepEqual(source.nacked.map((n) => n.batch), [0]);
+});

@@ -66,8 +66,13 @@ export interface Reject {
 /**
  * What a source acknowledges once a batch is durably written.
  *
- * Called with no argument to commit, or with the error that stopped the batch so the source
- * redelivers it. The runner calls it at most once per batch.
+ * Called with no argument to commit, or with the error that stopped the batch (a nack). The
+ * runner calls it at most once per batch, in the order the batches were read.
+ *
+ * After a nack, the source's next batch starts again from the nacked batch's first record (a
+ * source whose data a newer read supersedes, such as a snapshot poller, may skip to new data
+ * instead). Batches it handed out after the nacked one are void: the runner neither writes nor
+ * acknowledges them, and their records come again.
  */
 export type Ack = (error?: Error) => Promise<void>;
 
@@ -227,6 +232,8 @@ export interface Counters {
   written: number;
   /** Records whose batch the source acknowledged. */
   acknowledged: number;
+  /** Batches handed back to the source because a sink still failed after its retries. */
+  nacked: number;
   /** Sink writes and connections retried. */
   retries: number;
 }
