@@ -13,6 +13,8 @@ import { printRunResult, progressPrinter, type Summary } from "./output.ts";
 export interface GlobalOptions {
   /** Path to the pipeline config. */
   config: string;
+  /** `stream --once`: one cycle, then exit. */
+  once: boolean;
 }
 
 /** A CLI command. */
@@ -44,7 +46,11 @@ export class UsageError extends PipelineError {}
 
 function runCommand(mode: RunMode): Command {
   const ends = mode === "stream"
-    ? "Runs until SIGINT or SIGTERM. The batch in flight is left unacknowledged, so it is read again next time."
+    ? `Runs until SIGINT or SIGTERM. The batch in flight is left unacknowledged, so it is read again
+next time. A batch a sink still refuses after its retries is handed back to the source and the
+stream goes on.
+
+  --once               one cycle, then exit (0 only if it was written), e.g. to publish once`
     : "Reads everything available when it starts (bounded), writes it, runs the pipeline's steps and\nchecks, and exits. Meant to be scheduled, e.g. by Airflow.";
   return {
     summary: `run a pipeline in ${mode} mode`,
@@ -58,6 +64,11 @@ ${OPTIONS_HELP}
 
 ${EXIT_CODE_HELP}`,
     async run(args, options) {
+      if (options.once && mode !== "stream") {
+        throw new UsageError(
+          "--once goes with the stream command; a batch run is one cycle already.",
+        );
+      }
       const config = await loadConfig(options.config, Deno.env.toObject());
       const pipeline = config.pipeline(pipelineArgument(args, mode, config));
       const controller = new AbortController();
@@ -72,13 +83,14 @@ ${EXIT_CODE_HELP}`,
       const progress = progressPrinter();
       try {
         const result = await runPipeline(pipeline, {
-          mode,
+          // One cycle is the source's bounded mode: it ends once it has read what was there.
+          mode: options.once ? "batch" : mode,
           signal: controller.signal,
           onProgress: progress?.update,
         });
         progress?.done();
         printRunResult(result);
-        return { command: mode, ...result };
+        return { command: options.once ? `${mode} --once` : mode, ...result };
       } finally {
         for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
       }
@@ -110,6 +122,7 @@ and validates every pipeline and every component's settings. Lists all problems 
 
 ${OPTIONS_HELP}`,
     async run(args, options) {
+      if (options.once) throw new UsageError("--once goes with the stream command.");
       if (args.length > 0) {
         throw new UsageError(`validate takes no arguments, got: ${args.join(" ")}.`);
       }

@@ -40,7 +40,10 @@ export async function main(args: string[]): Promise<number> {
       return EXIT_CODES.ok;
     }
     await configureLogging(loggingOptions(parsed.values["log-format"], parsed.values["log-level"]));
-    const summary = await selected.run(rest, { config: parsed.values.config! });
+    const summary = await selected.run(rest, {
+      config: parsed.values.config!,
+      once: parsed.values.once!,
+    });
     printSummary(summary);
     return summary.exitCode;
   } catch (error) {
@@ -78,6 +81,7 @@ function parseCommandLine(args: string[]) {
         "log-format": { type: "string" },
         "log-level": { type: "string", default: "info" },
         help: { type: "boolean", short: "h", default: false },
+        once: { type: "boolean", default: false },
       },
     });
   } catch (error) {

@@ -86,3 +86,10 @@ Deno.test("SIGTERM during a write exits 143 and acknowledges nothing", async () 
   assert.equal(summary.counters.read, 5);
   assert.equal(summary.counters.acknowledged, 0);
 });
+
+Deno.test("stream --once runs one bounded cycle and exits 0", async () => {
+  const run = await runCli(["stream", "quick", "--once", ...MEMORY]);
+  assert.equal(run.code, 0);
+  assert.equal(run.summary.command, "stream --once");
+  assert.equal((run.summary.counters as Record<string, number>).written, 15);
+});
