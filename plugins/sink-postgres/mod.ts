@@ -1,0 +1,23 @@
+/**
+ * A PostgreSQL sink with an exactly-once effect: each batch's rows, dead letters and source
+ * positions are written in one transaction, and a replayed batch changes nothing. `migrate`
+ * applies the same migrations as the sink's `connect()`, for a `migrate` command.
+ *
+ * @example
+ * ```ts
+ * import { postgresSink } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(postgresSink.spec.name, "postgres");
+ * ```
+ *
+ * @module
+ */
+export { postgresSink } from "./plugin.ts";
+export {
+  type AppliedMigration,
+  migrate,
+  type MigrateOptions,
+  type MigrationScope,
+} from "./migrate.ts";
+export type { PostgresSinkConfig } from "./config.ts";

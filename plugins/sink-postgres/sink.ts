@@ -1,0 +1,177 @@
+/**
+ * The PostgreSQL sink: a pool, migrations at connect, and one transaction per batch holding the
+ * rows, the dead letters and the source positions.
+ *
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import pg from "pg";
+import { PipelineError } from "../../core/errors.ts";
+import { redact } from "../../core/redact.ts";
+import type { ComponentContext, Cursor, Sink, SinkBatch } from "../../core/types.ts";
+import { describeTargets, type Target } from "./catalog.ts";
+import { connectFailure, serverOf, statementFailure } from "./classify.ts";
+import type { PostgresSinkConfig } from "./config.ts";
+import { applyMigrations } from "./migrate.ts";
+import { SELECT_ONE, SELECT_POSITIONS, SELECT_VERSION } from "./statements.ts";
+import { writeBatch, type WritePlan } from "./write.ts";
+
+/**
+ * A sink writing each record to the configured tables, exactly once in effect: a replayed batch
+ * changes nothing, because rows, dead letters and positions commit together and each write
+ * skips (or only moves forward) what is already there.
+ *
+ * @example
+ * ```ts ignore
+ * import { PostgresSink } from "./sink.ts";
+ * import { configSchema } from "./config.ts";
+ * import { getLogger } from "@logtape/logtape";
+ *
+ * const sink = new PostgresSink(configSchema.parse({
+ *   url: Deno.env.get("DATABASE_URL"),
+ *   writes: [{ table: "raw.station_snapshots", mode: "insert", key: ["station_code", "collected_at"] }],
+ * }));
+ * const signal = new AbortController().signal;
+ * await sink.connect({ pipeline: "load", mode: "batch", logger: getLogger(["load"]), signal });
+ * await sink.write({ messages: [{ value: { station_code: "16107" } }], rejects: [], cursors: [] }, signal);
+ * await sink.close();
+ * ```
+ */
+export class PostgresSink implements Sink {
+  readonly #config: PostgresSinkConfig;
+  readonly #server: string;
+  #plan: WritePlan | undefined;
+
+  /** Builds the sink; nothing is opened until {@linkcode PostgresSink.connect}. */
+  constructor(config: PostgresSinkConfig) {
+    this.#config = config;
+    this.#server = serverOf(config.url);
+  }
+
+  /**
+   * Opens the pool, checks the server answers, applies the migrations and reads the target
+   * tables' columns. Tries once: the runner retries a transient failure.
+   */
+  async connect(ctx: ComponentContext): Promise<void> {
+    const config = this.#config;
+    const pool = new pg.Pool({
+      connectionString: config.url,
+      max: config.poolSize,
+      connectionTimeoutMillis: config.connectTimeoutMs,
+      statement_timeout: config.statementTimeoutMs,
+      application_name: `pipeline ${ctx.pipeline}`.slice(0, 63),
+    });
+    // An idle connection can fail (a server restart); without a listener that would crash.
+    pool.on("error", (error) => {
+      ctx.logger.warn("An idle PostgreSQL connection failed: {error}", {
+        error: redact(error.message),
+      });
+    });
+    try {
+      const targets = await this.#prepare(pool, ctx.logger);
+      this.#plan = { pool, pipeline: ctx.pipeline, server: this.#server, targets };
+    } catch (error) {
+      await pool.end();
+      throw error;
+    }
+    ctx.logger.info("Connected to {url}; writing to {tables}.", {
+      url: redact(config.url),
+      tables: config.writes.map((write) => write.table).join(", "),
+    });
+  }
+
+  /** Checks the server answers, migrates, and reads the target tables, on one connection. */
+  async #prepare(pool: pg.Pool, logger: Logger): Promise<Target[]> {
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (error) {
+      throw connectFailure(error, this.#server);
+    }
+    let failed = false;
+    // A checked-out client reports its connection dying as an event too; unheard, it would crash.
+    const onError = () => void (failed = true);
+    client.on("error", onError);
+    try {
+      try {
+        await client.query(SELECT_ONE.text);
+      } catch (error) {
+        throw connectFailure(error, this.#server);
+      }
+      await applyMigrations(client, this.#config.migrations, { logger, server: this.#server });
+      return await describeTargets(client, this.#config.writes);
+    } catch (error) {
+      failed = true;
+      throw statementFailure(error, "Reading the target tables", this.#server);
+    } finally {
+      client.off("error", onError);
+      client.release(failed);
+    }
+  }
+
+  /** Writes the batch in one transaction; see `writeBatch` for what it throws. */
+  async write(batch: SinkBatch, signal: AbortSignal): Promise<void> {
+    await writeBatch(this.#connected(), batch, signal);
+  }
+
+  /** The positions this pipeline's batches brought each stream partition to. */
+  async loadCursors(): Promise<Cursor[]> {
+    const { pool, pipeline } = this.#connected();
+    try {
+      const { rows } = await pool.query<Cursor>(SELECT_POSITIONS.text, [pipeline]);
+      return rows.map(({ stream, partition, offset }) => ({ stream, partition, offset }));
+    } catch (error) {
+      throw statementFailure(error, "Reading the stored positions", this.#server);
+    }
+  }
+
+  /**
+   * Asks the server its version over a connection of its own, so it works before `connect`
+   * and does not migrate anything. Returns e.g. `PostgreSQL 15.14 at db:5432/velib`.
+   */
+  async health(signal: AbortSignal): Promise<string> {
+    signal.throwIfAborted();
+    const client = new pg.Client({
+      connectionString: this.#config.url,
+      connectionTimeoutMillis: this.#config.connectTimeoutMs,
+    });
+    client.on("error", () => {}); // the query's own failure reports it
+    const ask = (async () => {
+      await client.connect();
+      const { rows } = await client.query<{ version: string }>(SELECT_VERSION.text);
+      return rows[0].version;
+    })();
+    ask.catch(() => {}); // once aborted, its failure is of no interest
+    const aborted = Promise.withResolvers<never>();
+    const onAbort = () => aborted.reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      const version = await Promise.race([ask, aborted.promise]);
+      return `${version.split(" ").slice(0, 2).join(" ")} at ${this.#server}`;
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      throw connectFailure(error, this.#server);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+      // Once aborted, the attempt may hang: it is ended in the background.
+      const ending = client.end().catch(() => {});
+      if (!signal.aborted) await ending;
+    }
+  }
+
+  /** Closes the pool. Safe to call more than once, and after a failed `connect`. */
+  async close(): Promise<void> {
+    const plan = this.#plan;
+    this.#plan = undefined;
+    await plan?.pool.end();
+  }
+
+  #connected(): WritePlan {
+    if (this.#plan === undefined) {
+      throw new PipelineError("The postgres sink is not connected.", {
+        hint: "Call connect() before writing; the runner does.",
+      });
+    }
+    return this.#plan;
+  }
+}

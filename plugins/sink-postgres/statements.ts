@@ -1,0 +1,168 @@
+/**
+ * Every statement the sink sends. Values are always `$n` parameters; the only names spliced in
+ * are identifiers from the config, validated and quoted by `identifier`.
+ *
+ * @module
+ */
+import type { WriteTarget } from "./config.ts";
+import { identifier, list, type Sql, sql } from "./sql.ts";
+
+/** A round trip that proves the connection works. */
+export const SELECT_ONE: Sql = sql`SELECT 1`;
+
+/** The server's version string, e.g. `PostgreSQL 15.14 (Debian …) on x86_64…`. */
+export const SELECT_VERSION: Sql = sql`SELECT version() AS version`;
+
+/** Opens a transaction. */
+export const BEGIN: Sql = sql`BEGIN`;
+
+/** Commits a transaction. */
+export const COMMIT: Sql = sql`COMMIT`;
+
+/** Rolls a transaction back. */
+export const ROLLBACK: Sql = sql`ROLLBACK`;
+
+/** Marks a point that a failed probe can roll back to without losing the transaction. */
+export const SAVEPOINT: Sql = sql`SAVEPOINT probe`;
+
+/** Keeps what was done since {@linkcode SAVEPOINT}. */
+export const RELEASE_SAVEPOINT: Sql = sql`RELEASE SAVEPOINT probe`;
+
+/** Undoes what was done since {@linkcode SAVEPOINT}, and leaves the transaction usable. */
+export const ROLLBACK_TO_SAVEPOINT: Sql = sql`ROLLBACK TO SAVEPOINT probe`;
+
+/** Serializes migrators, including other processes: held until the transaction ends. */
+export const LOCK_MIGRATIONS: Sql = sql`
+  SELECT pg_advisory_xact_lock(hashtext('pipeline.schema_migrations'))`;
+
+/** Whether the migrations table exists yet: the sink's first migration creates it. */
+export const MIGRATIONS_TABLE_EXISTS: Sql = sql`
+  SELECT to_regclass('pipeline.schema_migrations') IS NOT NULL AS exists`;
+
+/** The checksum of an applied migration. `$1` scope, `$2` version. */
+export const SELECT_MIGRATION: Sql = sql`
+  SELECT name, checksum FROM pipeline.schema_migrations WHERE scope = $1 AND version = $2`;
+
+/** Records an applied migration. `$1` scope, `$2` version, `$3` name, `$4` checksum. */
+export const INSERT_MIGRATION: Sql = sql`
+  INSERT INTO pipeline.schema_migrations (scope, version, name, checksum, applied_at)
+  VALUES ($1, $2, $3, $4, now())`;
+
+/**
+ * The columns a record can fill, with their types, in table order. Generated columns and
+ * `GENERATED ALWAYS` identity columns are left out: PostgreSQL refuses values for them.
+ * `$1` the quoted table name.
+ */
+export const SELECT_COLUMNS: Sql = sql`
+  SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type
+  FROM pg_attribute a
+  WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
+    AND a.attgenerated = '' AND a.attidentity <> 'a'
+  ORDER BY a.attnum`;
+
+/**
+ * Whether the table has a unique index on exactly the given columns, not partial nor
+ * deferrable, as `ON CONFLICT (…)` requires. `$1` the quoted table name, `$2` the column names.
+ */
+export const HAS_UNIQUE_INDEX: Sql = sql`
+  SELECT EXISTS (
+    SELECT FROM pg_index i
+    WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indimmediate
+      AND i.indpred IS NULL AND i.indexprs IS NULL
+      AND (SELECT array_agg(a.attname::text ORDER BY a.attname::text)
+           FROM pg_attribute a
+           WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey))
+        = (SELECT array_agg(k ORDER BY k) FROM unnest($2::text[]) AS k)
+  ) AS exists`;
+
+/**
+ * Stores a batch's rejects. A reject already stored for the same origin (a replayed batch) is
+ * skipped; one without an origin is always stored. `$1` pipeline, `$2` a JSON array of
+ * `{ stage, reason, payload, source_stream, source_partition, source_offset }`.
+ */
+export const INSERT_DEAD_LETTERS: Sql = sql`
+  INSERT INTO pipeline.dead_letters
+    (pipeline, stage, reason, payload, source_stream, source_partition, source_offset)
+  SELECT $1, r.stage, r.reason, r.payload, r.source_stream, r.source_partition, r.source_offset
+  FROM jsonb_to_recordset($2::jsonb) AS r(
+    stage text, reason text, payload text,
+    source_stream text, source_partition int, source_offset bigint)
+  ON CONFLICT (pipeline, source_stream, source_partition, source_offset) DO NOTHING`;
+
+/**
+ * Moves the pipeline's positions forward, never back: a replayed older batch leaves them be.
+ * `$1` pipeline, `$2` a JSON array of `{ stream, partition, next_offset }`.
+ */
+export const UPSERT_POSITIONS: Sql = sql`
+  INSERT INTO pipeline.source_positions AS p (pipeline, stream, partition, next_offset)
+  SELECT $1, c.stream, c.partition, max(c.next_offset)
+  FROM jsonb_to_recordset($2::jsonb) AS c(stream text, partition int, next_offset bigint)
+  GROUP BY c.stream, c.partition
+  ON CONFLICT (pipeline, stream, partition) DO UPDATE
+  SET next_offset = GREATEST(p.next_offset, EXCLUDED.next_offset), updated_at = now()`;
+
+/** The pipeline's stored positions. `$1` pipeline. */
+export const SELECT_POSITIONS: Sql = sql`
+  SELECT stream, partition, next_offset::text AS offset
+  FROM pipeline.source_positions
+  WHERE pipeline = $1
+  ORDER BY stream, partition`;
+
+/**
+ * Converts one JSON object to a row of the table, to find which field a record cannot hold.
+ * `$1` a one-field JSON object.
+ */
+export const convertRecord = (table: string): Sql =>
+  sql`SELECT FROM jsonb_populate_record(NULL::${identifier(table)}, $1::jsonb)`;
+
+/**
+ * Writes records to a table in one statement. `$1` is a JSON array of objects whose fields are
+ * exactly `columns`; a column left out gets its default.
+ *
+ * - `insert`: a record whose key exists already is skipped, so a replay changes nothing.
+ * - `upsert`: the existing row is updated, but only when the record's `newerThan` value is
+ *   greater (or the row's is NULL). Several records with one key keep only the newest, the
+ *   last in the batch on a tie: one statement may not update a row twice.
+ *
+ * @example
+ * ```ts
+ * import { writeRecords } from "./statements.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const target = { table: "raw.t", mode: "insert" as const, key: ["id"] };
+ * assert.match(writeRecords(target, ["id", "n"]).text, /ON CONFLICT \("id"\) DO NOTHING/);
+ * ```
+ */
+export function writeRecords(target: WriteTarget, columns: string[]): Sql {
+  const table = identifier(target.table);
+  const names = list(columns.map(identifier));
+  const key = list(target.key.map(identifier));
+  const picked = list(columns.map((name) => sql`record.${identifier(name)}`));
+  if (target.mode === "insert") {
+    return sql`
+      INSERT INTO ${table} (${names})
+      SELECT ${picked} FROM jsonb_populate_recordset(NULL::${table}, $1::jsonb) AS record
+      ON CONFLICT (${key}) DO NOTHING`;
+  }
+  const keyOfRecord = list(target.key.map((name) => sql`record.${identifier(name)}`));
+  const newest = target.newerThan === undefined
+    ? sql``
+    : sql`record.${identifier(target.newerThan)} DESC NULLS LAST, `;
+  const updated = columns.filter((name) => !target.key.includes(name));
+  const onConflict = updated.length === 0
+    ? sql`DO NOTHING`
+    : sql`DO UPDATE SET ${
+      list(updated.map((name) => sql`${identifier(name)} = EXCLUDED.${identifier(name)}`))
+    }${
+      target.newerThan === undefined ? sql`` : sql`
+      WHERE target.${identifier(target.newerThan)} IS NULL
+         OR target.${identifier(target.newerThan)} < EXCLUDED.${identifier(target.newerThan)}`
+    }`;
+  return sql`
+    INSERT INTO ${table} AS target (${names})
+    SELECT DISTINCT ON (${keyOfRecord}) ${picked}
+    FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS input(value, position)
+    CROSS JOIN LATERAL jsonb_populate_record(NULL::${table}, input.value) AS record
+    ORDER BY ${keyOfRecord}, ${newest}input.position DESC
+    ON CONFLICT (${key}) ${onConflict}`;
+}

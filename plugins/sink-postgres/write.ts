@@ -1,0 +1,326 @@
+/**
+ * Writing one batch: the records to every target table, the dead letters and the source
+ * positions, in one transaction. When a record's data makes a statement fail, the batch is
+ * bisected to name exactly the records at fault.
+ *
+ * @module
+ */
+import type pg from "pg";
+import { BatchError, PipelineError } from "../../core/errors.ts";
+import type { Cursor, Message, Reject, SinkBatch } from "../../core/types.ts";
+import type { Target } from "./catalog.ts";
+import { connectFailure, isBrokenConnection, isRecordError, statementFailure } from "./classify.ts";
+import {
+  BEGIN,
+  COMMIT,
+  convertRecord,
+  INSERT_DEAD_LETTERS,
+  RELEASE_SAVEPOINT,
+  ROLLBACK,
+  ROLLBACK_TO_SAVEPOINT,
+  SAVEPOINT,
+  UPSERT_POSITIONS,
+  writeRecords,
+} from "./statements.ts";
+
+/** Where and for whom a batch is written. */
+export interface WritePlan {
+  /** The connections. */
+  pool: pg.Pool;
+  /** The pipeline's name: positions and dead letters are kept per pipeline. */
+  pipeline: string;
+  /** The tables every record goes to, in order. */
+  targets: Target[];
+  /** Where the server is (`host:port/database`), for messages. */
+  server: string;
+}
+
+/**
+ * Writes `batch` in one transaction, or nothing at all.
+ *
+ * Throws a `BatchError` naming the records whose data PostgreSQL refused (having written
+ * nothing), the signal's reason if it aborted before the commit, and otherwise a
+ * `PipelineError` that says whether a retry can help.
+ *
+ * @example
+ * ```ts ignore
+ * import { writeBatch } from "./write.ts";
+ *
+ * await writeBatch({ pool, pipeline: "load", targets, server }, {
+ *   messages: [{ value: { station_code: "16107", bikes: 3 } }],
+ *   rejects: [],
+ *   cursors: [{ stream: "velib", partition: 0, offset: "42" }],
+ * }, AbortSignal.timeout(30_000));
+ * ```
+ */
+export async function writeBatch(
+  plan: WritePlan,
+  batch: SinkBatch,
+  signal: AbortSignal,
+): Promise<void> {
+  signal.throwIfAborted();
+  const encoded = encodeRecords(batch.messages, plan.targets);
+  if (encoded instanceof BatchError) throw encoded;
+  if (batch.messages.length + batch.rejects.length + batch.cursors.length === 0) return;
+  let client: pg.PoolClient;
+  try {
+    client = await plan.pool.connect();
+  } catch (error) {
+    throw connectFailure(error, plan.server);
+  }
+  let broken: unknown;
+  // A checked-out client reports its connection dying as an event too; unheard, it would crash.
+  const onError = (error: Error) => void (broken ??= error);
+  client.on("error", onError);
+  const records = new RecordWriter(client, encoded, signal);
+  try {
+    await client.query(BEGIN.text);
+    await records.write(batch.messages.map((_, index) => index));
+    if (batch.rejects.length > 0) {
+      signal.throwIfAborted();
+      await client.query(INSERT_DEAD_LETTERS.text, [plan.pipeline, encodeRejects(batch.rejects)]);
+    }
+    if (batch.cursors.length > 0) {
+      signal.throwIfAborted();
+      await client.query(UPSERT_POSITIONS.text, [plan.pipeline, encodeCursors(batch.cursors)]);
+    }
+    signal.throwIfAborted();
+    await client.query(COMMIT.text);
+  } catch (error) {
+    try {
+      await client.query(ROLLBACK.text);
+    } catch (rollbackFailure) {
+      broken ??= rollbackFailure;
+    }
+    if (signal.aborted) throw signal.reason;
+    const cause = unwrap(error);
+    if (broken !== undefined || !(error instanceof RecordsFailed) || !isRecordError(cause)) {
+      if (isBrokenConnection(cause)) broken ??= cause;
+      throw statementFailure(cause, "Writing a batch", plan.server);
+    }
+    let poison: BatchError | undefined;
+    try {
+      poison = await records.findPoison();
+    } catch (bisecting) {
+      if (signal.aborted) throw signal.reason;
+      if (isBrokenConnection(unwrap(bisecting))) broken ??= bisecting;
+      throw statementFailure(unwrap(bisecting), "Finding the records at fault", plan.server);
+    }
+    // No record fails on its own: the batch clashed with a concurrent write, which may be gone.
+    throw poison ?? new PipelineError(
+      `Writing a batch failed on PostgreSQL at ${plan.server}: ${
+        (cause as Error).message
+      }; no single record fails on its own.`,
+      {
+        hint: "Another writer changed the same rows meanwhile; the write is retried.",
+        transient: true,
+        cause,
+      },
+    );
+  } finally {
+    client.off("error", onError);
+    // A connection that failed is destroyed rather than handed to the next batch.
+    client.release(broken === undefined ? undefined : true);
+  }
+}
+
+/** One record ready for one target: its columns, and its JSON holding just those. */
+interface Row {
+  columns: string[];
+  fields: Record<string, unknown>;
+  json: string;
+}
+
+/** For each target, the batch's records as rows of its table, by index in the batch. */
+type EncodedRecords = Array<{ target: Target; rows: Row[] }>;
+
+/** A statement writing records failed; says on which table. */
+class RecordsFailed extends Error {
+  constructor(readonly target: Target, override readonly cause: unknown) {
+    super(`Writing to ${target.write.table} failed.`, { cause });
+  }
+}
+
+const unwrap = (error: unknown): unknown => error instanceof RecordsFailed ? error.cause : error;
+
+/**
+ * Picks each record's fields that are columns of each target and encodes them as JSON. Records
+ * that cannot be written anywhere are named in a `BatchError` before anything is sent.
+ */
+function encodeRecords(messages: Message[], targets: Target[]): EncodedRecords | BatchError {
+  const failures = new BatchError("Some records cannot be written to PostgreSQL.");
+  const encoded = targets.map((target) => ({ target, rows: [] as Row[] }));
+  messages.forEach(({ value }, index) => {
+    for (const { target, rows } of encoded) {
+      const table = target.write.table;
+      if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        failures.failed(index, recordError(`A record for ${table} must be an object of columns.`));
+        return;
+      }
+      const columns = [...target.columns.keys()].filter((column) => Object.hasOwn(value, column));
+      if (columns.length === 0) {
+        failures.failed(index, recordError(`The record has none of the columns of ${table}.`));
+        return;
+      }
+      const fields = Object.fromEntries(
+        columns.map((column) => [column, (value as Record<string, unknown>)[column]]),
+      );
+      try {
+        rows[index] = { columns, fields, json: JSON.stringify(fields) };
+      } catch (error) {
+        failures.failed(index, recordError(`The record cannot be encoded as JSON: ${error}`));
+        return;
+      }
+    }
+  });
+  return failures.failures.size > 0 ? failures : encoded;
+}
+
+/** Writes a batch's records, or some of them, inside the transaction of `client`. */
+class RecordWriter {
+  readonly #client: pg.ClientBase;
+  readonly #encoded: EncodedRecords;
+  readonly #signal: AbortSignal;
+
+  constructor(client: pg.ClientBase, encoded: EncodedRecords, signal: AbortSignal) {
+    this.#client = client;
+    this.#encoded = encoded;
+    this.#signal = signal;
+  }
+
+  /** Writes the records at `indices` to every target: one statement per set of columns. */
+  async write(indices: number[]): Promise<void> {
+    for (const { target, rows } of this.#encoded) {
+      // Records usually share their columns: then this is one statement for the whole batch.
+      const shapes = Map.groupBy(indices.map((index) => rows[index]), (row) => row.columns.join());
+      for (const group of shapes.values()) {
+        this.#signal.throwIfAborted();
+        const statement = writeRecords(target.write, group[0].columns);
+        try {
+          await this.#client.query(statement.text, [`[${group.map((row) => row.json).join()}]`]);
+        } catch (error) {
+          throw new RecordsFailed(target, error);
+        }
+      }
+    }
+  }
+
+  /**
+   * Finds the records whose data PostgreSQL refuses, by bisection: a set that fails is split in
+   * halves, each tried under a savepoint, down to single records. A set that succeeds is kept
+   * for the rest of the search, so of two records that clash, the later one is named. At most
+   * 2n - 1 tries for n records. Everything is rolled back at the end: the runner writes the
+   * remaining records again. Returns `undefined` when no single record fails on its own.
+   */
+  async findPoison(): Promise<BatchError | undefined> {
+    const found = new BatchError("PostgreSQL refused the data of some records.");
+    const attempt = async (indices: number[]): Promise<void> => {
+      this.#signal.throwIfAborted();
+      await this.#client.query(SAVEPOINT.text);
+      try {
+        await this.write(indices);
+        await this.#client.query(RELEASE_SAVEPOINT.text);
+        return;
+      } catch (error) {
+        if (!(error instanceof RecordsFailed) || !isRecordError(error.cause)) throw error;
+        await this.#client.query(ROLLBACK_TO_SAVEPOINT.text);
+        await this.#client.query(RELEASE_SAVEPOINT.text);
+        if (indices.length === 1) {
+          found.failed(indices[0], await this.#explain(error, indices[0]));
+          return;
+        }
+      }
+      const middle = Math.ceil(indices.length / 2);
+      await attempt(indices.slice(0, middle));
+      await attempt(indices.slice(middle));
+    };
+    await this.#client.query(BEGIN.text);
+    try {
+      await attempt(this.#encoded[0].rows.map((_, index) => index));
+    } finally {
+      await this.#client.query(ROLLBACK.text);
+    }
+    return found.failures.size > 0 ? found : undefined;
+  }
+
+  /**
+   * The terminal error for one record, naming the column or constraint. A conversion error
+   * (class 22) does not say which column it is about: each field is then converted on its
+   * own, under a savepoint, until one fails.
+   */
+  async #explain(failure: RecordsFailed, index: number): Promise<PipelineError> {
+    const { target, cause } = failure;
+    const details = cause as { message: string; column?: string; constraint?: string };
+    const table = target.write.table;
+    let column = details.column;
+    if (column === undefined && details.constraint === undefined) {
+      const { rows } = this.#encoded.find((entry) => entry.target === target)!;
+      column = await this.#failingColumn(table, rows[index]);
+    }
+    const where = column !== undefined
+      ? `column ${column} (${target.columns.get(column)}) of ${table}`
+      : details.constraint !== undefined
+      ? `constraint ${details.constraint} of ${table}`
+      : table;
+    return recordError(`Rejected by ${where}: ${details.message}.`, cause);
+  }
+
+  async #failingColumn(table: string, row: Row): Promise<string | undefined> {
+    for (const column of row.columns) {
+      await this.#client.query(SAVEPOINT.text);
+      try {
+        await this.#client.query(convertRecord(table).text, [
+          JSON.stringify({ [column]: row.fields[column] }),
+        ]);
+        await this.#client.query(RELEASE_SAVEPOINT.text);
+      } catch (error) {
+        if (!isRecordError(error)) throw error;
+        await this.#client.query(ROLLBACK_TO_SAVEPOINT.text);
+        await this.#client.query(RELEASE_SAVEPOINT.text);
+        return column;
+      }
+    }
+    return undefined;
+  }
+}
+
+function recordError(message: string, cause?: unknown): PipelineError {
+  return new PipelineError(message, {
+    hint: "Fix the record, or the table, and replay it from pipeline.dead_letters.",
+    cause,
+  });
+}
+
+/** PostgreSQL text cannot hold NUL, nor JSON unpaired surrogates: replace them. */
+const storable = (text: string): string => text.toWellFormed().replaceAll("\0", "\uFFFD");
+
+/** The payload as text: as it is if it is text, decoded if bytes, JSON otherwise. */
+function payloadText(payload: unknown): string | null {
+  if (payload === undefined) return null;
+  if (typeof payload === "string") return storable(payload);
+  if (payload instanceof Uint8Array) return storable(new TextDecoder().decode(payload));
+  try {
+    return storable(JSON.stringify(payload) ?? String(payload));
+  } catch {
+    return storable(String(payload)); // a BigInt or a cycle: a readable form beats none
+  }
+}
+
+function encodeRejects(rejects: Reject[]): string {
+  return JSON.stringify(rejects.map((reject) => ({
+    stage: storable(reject.stage),
+    reason: storable(reject.reason),
+    payload: payloadText(reject.payload),
+    source_stream: reject.origin?.stream ?? null,
+    source_partition: reject.origin?.partition ?? null,
+    source_offset: reject.origin?.offset ?? null,
+  })));
+}
+
+function encodeCursors(cursors: Cursor[]): string {
+  return JSON.stringify(cursors.map((cursor) => ({
+    stream: cursor.stream,
+    partition: cursor.partition,
+    next_offset: cursor.offset,
+  })));
+}
