@@ -1,0 +1,138 @@
+/**
+ * The configs of the Kafka source and sink: the schemas are the single source of truth for their
+ * types.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+/**
+ * Brokers as `host:port`, given as an array or as the comma-separated string that
+ * `KAFKA_BROKERS` holds.
+ *
+ * @example
+ * ```ts
+ * import { brokersSchema } from "./config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(brokersSchema.parse("127.0.0.1:9092, kafka2:9092"), [
+ *   "127.0.0.1:9092",
+ *   "kafka2:9092",
+ * ]);
+ * ```
+ */
+export const brokersSchema = z
+  .union([z.string(), z.array(z.string())])
+  .transform((brokers) =>
+    (typeof brokers === "string" ? brokers.split(",") : brokers)
+      .map((broker) => broker.trim())
+      .filter((broker) => broker !== "")
+  )
+  .pipe(
+    z.array(z.string().regex(/^\S+:\d{1,5}$/, { error: "expected host:port" }))
+      .min(1, { error: "expected at least one broker as host:port" }),
+  );
+
+// Kafka's own rule for topic names.
+const topic = z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, {
+  error: "expected a topic name of letters, digits, '.', '_' and '-'",
+});
+
+/** How to reach the cluster; shared by the source and the sink. */
+export const connectionSchema = z.strictObject({
+  /** The brokers to bootstrap from; overridden by `KAFKA_BROKERS`. */
+  brokers: brokersSchema,
+  /** How this client names itself to the brokers. */
+  clientId: z.string().min(1).default("velib-pipeline"),
+  /** Longest wait for a TCP connection to a broker. */
+  connectionTimeoutMs: z.int().min(1).default(3_000),
+  /** Longest wait for a broker to answer a request. */
+  requestTimeoutMs: z.int().min(1).default(30_000),
+});
+
+/** A validated connection config, defaults applied. */
+export type KafkaConnectionConfig = z.output<typeof connectionSchema>;
+
+/** How the sink creates its topic when it is missing. */
+export const createTopicSchema = z.strictObject({
+  /** Partitions of the new topic. */
+  partitions: z.int().min(1).default(1),
+  /** Copies of each partition; at most the number of brokers. */
+  replicationFactor: z.int().min(1).default(1),
+  /** Topic configs, e.g. `{ "retention.ms": "604800000" }`. */
+  configs: z.record(z.string(), z.string()).default({}),
+});
+
+/** The config of `kafkaSink`. */
+export const sinkConfigSchema = connectionSchema.extend({
+  /** The topic written to. */
+  topic,
+  /** The record field whose value keys each message; no key when unset. */
+  key: z.string().min(1).optional(),
+  /** How each request's messages are compressed. */
+  compression: z.enum(["gzip", "none"]).default("gzip"),
+  /** Creates the topic at connect when it is missing; `false` leaves that to an operator. */
+  createTopic: z.union([z.literal(false), createTopicSchema]).default({
+    partitions: 1,
+    replicationFactor: 1,
+    configs: {},
+  }),
+});
+
+/** A validated `kafkaSink` config, defaults applied. */
+export type KafkaSinkConfig = z.output<typeof sinkConfigSchema>;
+
+/** The config of `kafkaSource`. */
+export const sourceConfigSchema = connectionSchema.extend({
+  /** The topic read. */
+  topic,
+  /** The consumer group: instances that share it split the partitions between them. */
+  groupId: z.string().min(1),
+  /** Most records in one batch. */
+  maxBatchSize: z.int().min(1).default(5_000),
+  /** How long a read waits to fill a batch once it has one record. */
+  maxWaitMs: z.int().min(0).default(500),
+  /** How message values are decoded. */
+  format: z.enum(["json"]).default("json"),
+});
+
+/** A validated `kafkaSource` config, defaults applied. */
+export type KafkaSourceConfig = z.output<typeof sourceConfigSchema>;
+
+/**
+ * A complete sink config: station snapshots keyed by station, kept a week or 1 GiB per partition.
+ *
+ * @example
+ * ```ts
+ * import { sinkConfigSchema, sinkExample } from "./config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(sinkConfigSchema.parse(sinkExample).compression, "gzip");
+ * ```
+ */
+export const sinkExample: z.input<typeof sinkConfigSchema> = {
+  brokers: "127.0.0.1:9092",
+  topic: "velib-stations",
+  key: "station_code",
+  createTopic: {
+    partitions: 3,
+    configs: { "retention.ms": "604800000", "retention.bytes": "1073741824" },
+  },
+};
+
+/**
+ * A complete source config: the warehouse loader's group on the stations topic.
+ *
+ * @example
+ * ```ts
+ * import { sourceConfigSchema, sourceExample } from "./config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(sourceConfigSchema.parse(sourceExample).maxBatchSize, 5000);
+ * ```
+ */
+export const sourceExample: z.input<typeof sourceConfigSchema> = {
+  brokers: "127.0.0.1:9092",
+  topic: "velib-stations",
+  groupId: "velib-warehouse",
+};

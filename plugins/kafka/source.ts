@@ -1,0 +1,605 @@
+/**
+ * The Kafka source: a consumer group member whose records are pulled in batches, and whose
+ * offsets are committed only once the batches are written.
+ *
+ * @module
+ */
+import { getLogger, type Logger } from "@logtape/logtape";
+import type { Admin, Consumer, EachBatchPayload, KafkaMessage } from "kafkajs";
+import { describeError, PipelineError } from "../../core/errors.ts";
+import { definePlugin } from "../../core/plugin.ts";
+import {
+  type Batch,
+  type Cursor,
+  END_OF_INPUT,
+  type EndOfInput,
+  type Message,
+  type Reject,
+  type RunMode,
+  type Source,
+  type SourceContext,
+} from "../../core/types.ts";
+import { createKafka, describeTopic, kafkaError, withAdmin } from "./client.ts";
+import { type KafkaSourceConfig, sourceConfigSchema, sourceExample } from "./config.ts";
+import { OffsetTracker } from "./offsets.ts";
+
+/**
+ * Reads JSON messages from a Kafka topic as a member of a consumer group. In `batch` mode it
+ * stops at the end offsets the topic had when it connected.
+ *
+ * @example In a pipeline config
+ * ```ts
+ * import { kafkaSource } from "./source.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const source = kafkaSource({ brokers: "127.0.0.1:9092", topic: "velib-stations", groupId: "load" });
+ * assert.deepEqual(source.validate({}), []);
+ * ```
+ */
+export const kafkaSource = definePlugin({
+  kind: "source",
+  name: "kafka",
+  description: "Reads JSON messages from a Kafka topic as a member of a consumer group.",
+  config: sourceConfigSchema,
+  example: sourceExample,
+  env: { brokers: "KAFKA_BROKERS" },
+  create: (config) => new KafkaSource(config),
+});
+
+// How long an idle fetch waits for data. kafkajs heartbeats between fetches and stops only
+// after the current one, so this bounds how late an idle member notices a rebalance, and how
+// long closing takes.
+const FETCH_WAIT_MS = 500;
+// How often eachBatch heartbeats while it waits for the buffer to drain.
+const HEARTBEAT_WHILE_WAITING_MS = 1_000;
+
+/** A fetched message waiting to be read. */
+interface Buffered {
+  partition: number;
+  message: KafkaMessage;
+}
+
+/**
+ * The component `kafkaSource` builds.
+ *
+ * kafkajs pushes fetched messages into `eachBatch`, which buffers them and waits while the
+ * buffer holds two batches' worth (the backpressure); `read` pulls from the buffer. Where a
+ * partition starts, when it is (re)assigned: the position a sink stored with its data, else the
+ * group's committed offset, else the earliest retained one.
+ *
+ * @example Reading a batch and acknowledging it
+ * ```ts ignore
+ * import { KafkaSource } from "./source.ts";
+ * import { sourceConfigSchema } from "./config.ts";
+ * import { END_OF_INPUT } from "../../core/types.ts";
+ * import { getLogger } from "@logtape/logtape";
+ *
+ * const config = { brokers: "127.0.0.1:9092", topic: "t", groupId: "g" };
+ * const source = new KafkaSource(sourceConfigSchema.parse(config));
+ * const signal = new AbortController().signal;
+ * const loadCursors = () => Promise.resolve([]);
+ * await source.connect({ pipeline: "demo", mode: "batch", logger: getLogger(["demo"]), signal, loadCursors });
+ * const batch = await source.read(signal);
+ * if (batch !== END_OF_INPUT) await batch.ack();
+ * await source.close();
+ * ```
+ */
+export class KafkaSource implements Source {
+  readonly #config: KafkaSourceConfig;
+  readonly #changes = new Changes();
+  readonly #tracker = new OffsetTracker();
+  #log: Logger = getLogger(["pipeline", "kafka"]);
+  #mode: RunMode = "stream";
+  #loadCursors: () => Promise<Cursor[]> = () => Promise.resolve([]);
+  #admin?: Admin;
+  #consumer?: Consumer;
+
+  #buffer: Buffered[] = [];
+  /** The partitions assigned to this member; undefined until the group says. */
+  #assigned?: Set<number>;
+  /** A rebalance is under way, or its assignment is being applied: nothing is handed out. */
+  #rebalancing = false;
+  /** Bumped by every assignment, so that a slow one cannot overwrite a newer one. */
+  #generation = 0;
+  /** Settles once the latest assignment is applied; eachBatch waits for it. */
+  #assignmentApplied: Promise<void> = Promise.resolve();
+  /** Per partition, the next offset to accept into the buffer. */
+  readonly #fetched = new Map<number, bigint>();
+  /** Per partition, the next offset to hand out. */
+  readonly #delivered = new Map<number, bigint>();
+  /** Per partition, the offset last committed to the group (-1 when none). */
+  readonly #committed = new Map<number, bigint>();
+  /** Per partition, the latest high watermark seen. */
+  readonly #highWatermarks = new Map<number, bigint>();
+  /** In `batch` mode, per partition, the high watermark when the run started. */
+  #endOffsets?: Map<number, bigint>;
+  #batches = 0;
+  /** Per batch handed out and not yet acknowledged, its first offset in each partition. */
+  readonly #unacked = new Map<number, Map<number, bigint>>();
+  #failure?: PipelineError;
+  #closed = false;
+
+  /** Builds the source; connects nothing. */
+  constructor(config: KafkaSourceConfig) {
+    this.#config = config;
+  }
+
+  /** Joins the group and starts fetching; in `batch` mode, first notes where the topic ends. */
+  async connect(ctx: SourceContext): Promise<void> {
+    this.#log = ctx.logger;
+    this.#mode = ctx.mode;
+    this.#loadCursors = ctx.loadCursors;
+    await this.#disconnect(); // what an earlier, failed attempt left behind
+    this.#reset();
+    const { topic, groupId, brokers } = this.#config;
+    const kafka = await createKafka(this.#config);
+    const admin = kafka.admin();
+    const consumer = kafka.consumer({
+      groupId,
+      maxWaitTimeInMs: FETCH_WAIT_MS,
+      // A crash fails read(), and the run, instead of restarting behind the runner's back.
+      retry: { restartOnFailure: () => Promise.resolve(false) },
+    });
+    this.#admin = admin;
+    this.#consumer = consumer;
+    // Events of a consumer from an earlier, failed attempt are ignored.
+    const current = () => this.#consumer === consumer;
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      if (current()) this.#assign(payload.memberAssignment[topic] ?? []);
+    });
+    consumer.on(consumer.events.REBALANCING, () => {
+      if (!current()) return;
+      this.#rebalancing = true;
+      this.#changes.notify();
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (current()) this.#fail(kafkaError(payload.error, brokers, `consume topic ${topic}`));
+    });
+    try {
+      await admin.connect();
+      if (this.#mode === "batch") {
+        const offsets = await admin.fetchTopicOffsets(topic);
+        this.#endOffsets = new Map(offsets.map((p) => [p.partition, BigInt(p.high)]));
+      }
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      // Resolves once the first join is done (or failed, which CRASH reports).
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: (payload) => this.#eachBatch(payload),
+      });
+      if (this.#failure) throw this.#failure;
+    } catch (error) {
+      await this.#disconnect();
+      throw kafkaError(error, brokers, `join group ${groupId} on topic ${topic}`);
+    }
+    this.#log.info("Consuming {topic} as group {groupId} in {mode} mode.", {
+      topic,
+      groupId,
+      mode: this.#mode,
+    });
+    if (this.#endOffsets) {
+      this.#log.info("This run reads up to the offsets {ends}, by partition.", {
+        ends: byPartition(this.#endOffsets),
+      });
+    }
+  }
+
+  /**
+   * Resolves with up to `maxBatchSize` records: as soon as that many are buffered, or
+   * `maxWaitMs` after the first one arrived. In `batch` mode, resolves with `END_OF_INPUT` once
+   * every assigned partition is read up to where it ended at connect.
+   */
+  async read(signal: AbortSignal): Promise<Batch | EndOfInput> {
+    for (;;) {
+      if (signal.aborted) throw signal.reason;
+      if (this.#failure) throw this.#failure;
+      if (this.#closed) throw new PipelineError("The Kafka source was read after it closed.");
+      if (this.#settled()) {
+        if (this.#buffer.length > 0) {
+          await this.#fill(signal);
+          if (this.#settled() && this.#buffer.length > 0) return this.#take();
+          continue;
+        }
+        if (this.#drained()) return END_OF_INPUT;
+      }
+      await this.#changes.wait(signal);
+    }
+  }
+
+  /** Records between what was handed out and the latest high watermarks, over the assignment. */
+  backlog(): number | undefined {
+    if (!this.#assigned) return undefined;
+    let waiting = 0n;
+    for (const partition of this.#assigned) {
+      const high = this.#highWatermarks.get(partition) ?? 0n;
+      const next = this.#delivered.get(partition) ?? high;
+      if (high > next) waiting += high - next;
+    }
+    return Number(waiting);
+  }
+
+  /** Describes the cluster and the topic, and how far the group's commits lag behind. */
+  async health(signal: AbortSignal): Promise<string> {
+    const { brokers, topic, groupId } = this.#config;
+    try {
+      const kafka = await createKafka(this.#config);
+      return await withAdmin(kafka, signal, async (admin) => {
+        const described = await describeTopic(admin, topic);
+        const [ends, [commits]] = await Promise.all([
+          admin.fetchTopicOffsets(topic),
+          admin.fetchOffsets({ groupId, topics: [topic] }),
+        ]);
+        let lag = 0n;
+        for (const end of ends) {
+          const commit = commits?.partitions.find((p) => p.partition === end.partition);
+          const from = commit && BigInt(commit.offset) >= 0n
+            ? BigInt(commit.offset)
+            : BigInt(end.low);
+          lag += BigInt(end.high) - from;
+        }
+        return `Kafka ${brokers.join(",")}: ${described}, group ${groupId} lags ${lag} record(s)`;
+      });
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      throw kafkaError(error, brokers, `describe topic ${topic}`);
+    }
+  }
+
+  /** Leaves the group and disconnects; safe to call more than once. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#changes.notify(); // frees eachBatch first, or leaving the group would wait for it
+    await this.#disconnect();
+  }
+
+  // --- reading ---
+
+  #settled(): boolean {
+    return this.#assigned !== undefined && !this.#rebalancing;
+  }
+
+  /** Waits up to `maxWaitMs` for the buffer to hold a full batch. */
+  async #fill(signal: AbortSignal): Promise<void> {
+    const deadline = performance.now() + this.#config.maxWaitMs;
+    while (
+      this.#buffer.length < this.#config.maxBatchSize && this.#settled() && !this.#fetchedAll() &&
+      !this.#failure && !this.#closed
+    ) {
+      const left = deadline - performance.now();
+      if (left <= 0) return;
+      await this.#changes.wait(signal, left);
+    }
+  }
+
+  /** In `batch` mode, whether every assigned partition is fetched up to its end offset. */
+  #fetchedAll(): boolean {
+    return this.#reachedEnd(this.#fetched);
+  }
+
+  /** In `batch` mode, whether everything up to the end offsets was handed out. */
+  #drained(): boolean {
+    return this.#buffer.length === 0 && this.#reachedEnd(this.#delivered);
+  }
+
+  #reachedEnd(positions: Map<number, bigint>): boolean {
+    if (!this.#endOffsets || !this.#assigned) return false;
+    for (const partition of this.#assigned) {
+      const position = positions.get(partition);
+      if (position === undefined || position < (this.#endOffsets.get(partition) ?? 0n)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** In `batch` mode, where a partition ends; a partition created since then is empty. */
+  #endOf(partition: number): bigint | undefined {
+    return this.#endOffsets ? this.#endOffsets.get(partition) ?? 0n : undefined;
+  }
+
+  #take(): Batch {
+    const { topic, maxBatchSize } = this.#config;
+    const taken = this.#buffer.splice(0, maxBatchSize);
+    this.#changes.notify(); // there is room in the buffer again
+    const messages: Message[] = [];
+    const rejects: Reject[] = [];
+    const first = new Map<number, bigint>();
+    const last = new Map<number, bigint>();
+    for (const { partition, message } of taken) {
+      if (!first.has(partition)) first.set(partition, BigInt(message.offset));
+      const origin = { stream: topic, partition, offset: message.offset };
+      const decoded = decode(message);
+      if ("reason" in decoded) {
+        rejects.push({
+          payload: decoded.text,
+          reason: decoded.reason,
+          stage: "source kafka",
+          origin,
+        });
+      } else if (message.key === null) {
+        messages.push({ value: decoded.value, origin });
+      } else {
+        messages.push({ value: decoded.value, key: message.key.toString(), origin });
+      }
+      last.set(partition, BigInt(message.offset));
+    }
+    const cursors: Cursor[] = [];
+    for (const [partition, offset] of last) {
+      this.#delivered.set(partition, offset + 1n);
+      cursors.push({ stream: topic, partition, offset: String(offset + 1n) });
+    }
+    const seq = ++this.#batches;
+    this.#tracker.register(seq, cursors);
+    this.#unacked.set(seq, first);
+    return { messages, rejects, cursors, ack: (error) => this.#ack(seq, error) };
+  }
+
+  /** Commits what is acknowledged contiguously; a failed commit is only logged (see below). */
+  async #ack(seq: number, error?: Error): Promise<void> {
+    if (error) return this.#rewind(seq);
+    this.#tracker.ack(seq);
+    this.#unacked.delete(seq);
+    const consumer = this.#consumer;
+    const due = this.#tracker.committable().filter((cursor) =>
+      this.#assigned?.has(cursor.partition) &&
+      BigInt(cursor.offset) > (this.#committed.get(cursor.partition) ?? -1n)
+    );
+    if (due.length === 0 || !consumer || this.#closed) return;
+    const { topic, groupId } = this.#config;
+    try {
+      await consumer.commitOffsets(
+        due.map(({ partition, offset }) => ({ topic, partition, offset })),
+      );
+      for (const { partition, offset } of due) this.#committed.set(partition, BigInt(offset));
+    } catch (error) {
+      // The positions a sink stores with its data are the source of truth, and replaying a
+      // batch is idempotent: a commit lost to a rebalance costs a replay, not a record.
+      this.#log.warn("Could not commit offsets {offsets} of group {groupId}: {error}", {
+        offsets: byPartition(new Map(due.map((c) => [c.partition, BigInt(c.offset)]))),
+        groupId,
+        error: describeError(error).message,
+      });
+    }
+  }
+
+  /**
+   * Delivers a nacked batch again: every partition goes back to the first record not yet
+   * acknowledged, and what was buffered or handed out since is dropped.
+   */
+  #rewind(seq: number): void {
+    const { topic } = this.#config;
+    const to = new Map<number, bigint>();
+    for (const [later, first] of this.#unacked) {
+      if (later < seq) continue;
+      for (const [partition, offset] of first) {
+        if (offset < (to.get(partition) ?? offset + 1n)) to.set(partition, offset);
+      }
+      this.#unacked.delete(later);
+    }
+    this.#tracker.nack(seq);
+    // Buffered records were not handed out: their partitions restart where delivery stopped.
+    for (const [partition, delivered] of this.#delivered) {
+      if (!to.has(partition)) to.set(partition, delivered);
+    }
+    this.#buffer = [];
+    // A partition that went to another member since is that member's to deliver.
+    for (const partition of to.keys()) if (!this.#assigned?.has(partition)) to.delete(partition);
+    for (const [partition, offset] of to) {
+      this.#fetched.set(partition, offset);
+      this.#delivered.set(partition, offset);
+      this.#consumer?.seek({ topic, partition, offset: String(offset) });
+    }
+    this.#consumer?.resume([{ topic, partitions: [...to.keys()] }]);
+    this.#changes.notify();
+    const positions = byPartition(to);
+    this.#log.warn(
+      `A batch was not written; partitions go back to ${
+        JSON.stringify(positions)
+      } to deliver it again.`,
+      { positions },
+    );
+  }
+
+  // --- fetching: called by kafkajs ---
+
+  async #eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, resolveOffset, heartbeat, pause, isRunning, isStale } = payload;
+    await this.#assignmentApplied;
+    // A stale batch was fetched before a seek: the next fetch starts where the seek says.
+    const active = () => !this.#closed && !this.#failure && isRunning() && !isStale();
+    while (this.#buffer.length >= 2 * this.#config.maxBatchSize && active()) {
+      await this.#changes.wait(undefined, HEARTBEAT_WHILE_WAITING_MS);
+      await heartbeat();
+    }
+    const partition = batch.partition;
+    let next = this.#fetched.get(partition);
+    if (!active() || next === undefined) return;
+    this.#highWatermarks.set(partition, BigInt(batch.highWatermark));
+    const end = this.#endOf(partition);
+    for (const message of batch.messages) {
+      const offset = BigInt(message.offset);
+      // Below: fetched again after a rebalance, or before a seek took effect.
+      if (offset < next) continue;
+      if (end !== undefined && offset >= end) break;
+      this.#buffer.push({ partition, message });
+      next = offset + 1n;
+    }
+    this.#fetched.set(partition, next);
+    if (next > 0n) resolveOffset(String(next - 1n));
+    if (end !== undefined && next >= end) pause();
+    this.#changes.notify();
+    await heartbeat();
+  }
+
+  /** Takes a new assignment: drops what was buffered for partitions that went elsewhere. */
+  #assign(partitions: number[]): void {
+    const generation = ++this.#generation;
+    this.#rebalancing = true;
+    const kept = new Set(partitions);
+    this.#buffer = this.#buffer.filter((buffered) => kept.has(buffered.partition));
+    for (const positions of [this.#fetched, this.#delivered, this.#committed]) {
+      for (const partition of positions.keys()) {
+        if (!kept.has(partition)) positions.delete(partition);
+      }
+    }
+    this.#assignmentApplied = this.#applyAssignment(generation, partitions).catch((error) => {
+      this.#fail(kafkaError(error, this.#config.brokers, "fetch the group's offsets"));
+    });
+  }
+
+  /** Works out where each newly assigned partition starts, and seeks there. */
+  async #applyAssignment(generation: number, partitions: number[]): Promise<void> {
+    const { topic, groupId } = this.#config;
+    const admin = this.#admin;
+    const consumer = this.#consumer;
+    if (!admin || !consumer) return;
+    const [stored, [commits], offsets] = await Promise.all([
+      this.#storedCursors(),
+      admin.fetchOffsets({ groupId, topics: [topic] }),
+      admin.fetchTopicOffsets(topic),
+    ]);
+    if (generation !== this.#generation || this.#closed) return;
+    // Batch mode pauses a partition once it reaches its end; a partition may come back later.
+    consumer.resume([{ topic, partitions }]);
+    const starts = new Map<number, bigint>();
+    for (const partition of partitions) {
+      const offset = offsets.find((p) => p.partition === partition);
+      const commit = commits?.partitions.find((p) => p.partition === partition);
+      const committed = commit ? BigInt(commit.offset) : -1n;
+      this.#highWatermarks.set(partition, BigInt(offset?.high ?? 0));
+      this.#committed.set(partition, committed);
+      // Where kafkajs starts by itself (subscribed fromBeginning).
+      const kafkajsStart = committed >= 0n ? committed : BigInt(offset?.low ?? 0);
+      const storedOffset = stored.get(partition) ?? -1n;
+      // A partition kept through the rebalance goes on from where its buffer ends.
+      const kept = this.#fetched.get(partition);
+      const start = kept ?? (storedOffset > kafkajsStart ? storedOffset : kafkajsStart);
+      if (kept === undefined) {
+        this.#fetched.set(partition, start);
+        this.#delivered.set(partition, start);
+      }
+      // The first fetch may beat the seek: eachBatch drops what lies below the start.
+      if (start > kafkajsStart) consumer.seek({ topic, partition, offset: String(start) });
+      if (kept === undefined) starts.set(partition, start);
+    }
+    this.#assigned = new Set(partitions);
+    this.#rebalancing = false;
+    this.#changes.notify();
+    this.#log.info("Assigned partition(s) {partitions} of {topic}; new ones start at {starts}.", {
+      partitions,
+      topic,
+      starts: byPartition(starts),
+    });
+  }
+
+  /** The positions the sink stored for this topic, by partition. */
+  async #storedCursors(): Promise<Map<number, bigint>> {
+    let cursors: Cursor[];
+    try {
+      cursors = await this.#loadCursors();
+    } catch (error) {
+      throw new PipelineError(
+        `Could not load the positions the sink stored: ${describeError(error).message}`,
+        { transient: true, cause: error },
+      );
+    }
+    const topic = this.#config.topic;
+    return new Map(
+      cursors.filter((c) => c.stream === topic).map((c) => [c.partition, BigInt(c.offset)]),
+    );
+  }
+
+  // --- state ---
+
+  #fail(error: PipelineError): void {
+    this.#failure ??= error;
+    this.#changes.notify();
+  }
+
+  #reset(): void {
+    this.#buffer = [];
+    this.#assigned = undefined;
+    this.#rebalancing = false;
+    this.#generation++;
+    this.#assignmentApplied = Promise.resolve();
+    for (const positions of [this.#fetched, this.#delivered, this.#committed]) positions.clear();
+    this.#unacked.clear();
+    this.#endOffsets = undefined;
+    this.#failure = undefined;
+  }
+
+  async #disconnect(): Promise<void> {
+    const consumer = this.#consumer;
+    const admin = this.#admin;
+    this.#consumer = undefined;
+    this.#admin = undefined;
+    for (const client of [consumer, admin]) {
+      await client?.disconnect().catch((error: unknown) => {
+        this.#log.warn("Could not disconnect from Kafka cleanly: {error}", {
+          error: kafkaError(error, this.#config.brokers, "disconnect").message,
+        });
+      });
+    }
+  }
+}
+
+/** A message value as JSON, or why it is not. */
+function decode(
+  message: KafkaMessage,
+): { value: unknown } | { text: string | null; reason: string } {
+  if (message.value === null) {
+    return { text: null, reason: "Value is not valid JSON: the message has no value." };
+  }
+  const text = message.value.toString("utf8");
+  try {
+    return { value: JSON.parse(text) };
+  } catch (error) {
+    return { text, reason: `Value is not valid JSON: ${describeError(error).message}` };
+  }
+}
+
+/** Offsets by partition, for logs: `{ "0": "12", "1": "40" }`. */
+function byPartition(positions: Map<number, bigint>): Record<number, string> {
+  return Object.fromEntries([...positions].map(([partition, offset]) => [partition, `${offset}`]));
+}
+
+/** A wake-up call for whoever waits on the source's state: a read, or a blocked eachBatch. */
+class Changes {
+  #wake!: () => void;
+  #next!: Promise<void>;
+
+  constructor() {
+    this.#renew();
+  }
+
+  /** Wakes every waiter. */
+  notify(): void {
+    this.#wake();
+    this.#renew();
+  }
+
+  /** Resolves at the next notify or after `ms`; rejects with the reason when `signal` aborts. */
+  wait(signal?: AbortSignal, ms?: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const timer = ms === undefined ? undefined : setTimeout(done, ms);
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(signal!.reason);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#next.then(done);
+      function done() {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      }
+    });
+  }
+
+  #renew(): void {
+    this.#next = new Promise((resolve) => this.#wake = resolve);
+  }
+}
