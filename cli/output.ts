@@ -61,7 +61,7 @@ export function printRunResult(result: RunResult): void {
  * ```ts
  * import { printError } from "./output.ts";
  *
- * printError({ name: "ConfigError", message: "Invalid config.", hint: "Fix it." });
+ * printError({ message: "Invalid config.", hint: "Fix it." });
  * ```
  */
 export function printError(error: { message: string; hint?: string }): void {

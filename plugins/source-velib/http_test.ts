@@ -1,0 +1,103 @@
+// The transport's checks that the replay of the real API cannot provoke, against one-off servers.
+// Their bodies are real records of the 2024-05-28 capture, or envelopes without station data.
+import assert from "node:assert/strict";
+import { EXPLORE_EXPORTS_CAPTURE, readCapture } from "../../tests/support/fixtures.ts";
+import { configSchema } from "./config.ts";
+import { CycleError, fetchStations, retryAfterMs } from "./http.ts";
+
+const capture = await readCapture(EXPLORE_EXPORTS_CAPTURE) as unknown[];
+
+/** Serves `answer(url)` as JSON on 127.0.0.1 while `test` runs. */
+async function withServer(
+  answer: (url: URL) => unknown,
+  test: (origin: string) => Promise<void>,
+): Promise<void> {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (request) => Response.json(answer(new URL(request.url))),
+  );
+  try {
+    await test(`http://127.0.0.1:${server.addr.port}`);
+  } finally {
+    await server.shutdown();
+  }
+}
+
+function budget() {
+  return { signal: new AbortController().signal, deadline: performance.now() + 60_000 };
+}
+
+Deno.test("fetchStations refuses to page through more than 10,000 records", () =>
+  withServer(() => ({ total_count: 10_001, results: [] }), async (origin) => {
+    const config = configSchema.parse({ baseUrl: `${origin}/dataset`, fetch: "records" });
+    await assert.rejects(
+      fetchStations(config, budget()),
+      (error: CycleError) =>
+        error instanceof CycleError &&
+        /has 10001 records, more than the 10000 that \/records can page through/.test(
+          error.message,
+        ) && /fetch: "exports"/.test(error.hint ?? ""),
+    );
+  }));
+
+Deno.test("fetchStations fails a paginated read whose total_count changes midway", () =>
+  withServer((url) => {
+    const offset = Number(url.searchParams.get("offset"));
+    const results = capture.slice(offset, offset + 100);
+    return { total_count: offset === 0 ? 150 : 151, results };
+  }, async (origin) => {
+    const config = configSchema.parse({ baseUrl: `${origin}/dataset`, fetch: "records" });
+    await assert.rejects(
+      fetchStations(config, budget()),
+      /The Vélib' dataset changed while it was paged through: total_count went from 150 to 151/,
+    );
+  }));
+
+Deno.test("fetchStations fails an export that is not an array", () =>
+  withServer(() => ({ total_count: 1, results: capture.slice(0, 1) }), async (origin) => {
+    const config = configSchema.parse({ baseUrl: `${origin}/dataset` });
+    await assert.rejects(
+      fetchStations(config, budget()),
+      /The Vélib' API sent an object instead of an array of stations \(GET http:.*\/exports\/json\)/,
+    );
+  }));
+
+Deno.test("fetchStations says when the API cannot be reached", async () => {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => new Response(),
+  );
+  const origin = `http://127.0.0.1:${server.addr.port}`;
+  await server.shutdown();
+  const config = configSchema.parse({ baseUrl: `${origin}/dataset` });
+  await assert.rejects(
+    fetchStations(config, budget()),
+    (error: CycleError) =>
+      error instanceof CycleError && error.transient &&
+      error.message.startsWith(
+        `Could not reach the Vélib' API (GET ${origin}/dataset/exports/json)`,
+      ),
+  );
+});
+
+Deno.test("fetchStations gives the run's stop reason, not a CycleError, once stopped", () =>
+  withServer(() => capture, async (origin) => {
+    const config = configSchema.parse({ baseUrl: `${origin}/dataset` });
+    const stop = new AbortController();
+    stop.abort(new Error("stopped"));
+    await assert.rejects(
+      fetchStations(config, { signal: stop.signal, deadline: performance.now() + 60_000 }),
+      /^Error: stopped$/,
+    );
+  }));
+
+Deno.test("retryAfterMs reads seconds and HTTP dates", () => {
+  const now = Date.parse("2024-05-28T20:00:00Z");
+  assert.equal(retryAfterMs("0", now), 0);
+  assert.equal(retryAfterMs(" 30 ", now), 30_000);
+  assert.equal(retryAfterMs("Tue, 28 May 2024 20:01:00 GMT", now), 60_000);
+  assert.equal(retryAfterMs("Tue, 28 May 2024 19:59:00 GMT", now), 0, "a date in the past");
+  assert.equal(retryAfterMs(null, now), undefined);
+  assert.equal(retryAfterMs("-5", now), undefined);
+  assert.equal(retryAfterMs("later", now), undefined);
+});
