@@ -27,7 +27,8 @@ export function printSummary(summary: Summary): void {
 const number = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
 
 /**
- * On a terminal, prints a short human account of a run before the JSON line.
+ * Prints why a run failed, on stderr, and on a terminal a short account of the run on stdout,
+ * before the JSON line.
  *
  * @example
  * ```ts ignore
@@ -35,6 +36,7 @@ const number = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
  * ```
  */
 export function printRunResult(result: RunResult): void {
+  if (result.error) printError(result.error);
   if (!Deno.stdout.isTerminal()) return;
   const c = result.counters;
   const seconds = (result.durationMs / 1000).toFixed(1);
@@ -51,7 +53,6 @@ export function printRunResult(result: RunResult): void {
     const mark = check.passed ? "ok  " : check.severity.toUpperCase().padEnd(4);
     console.log(`  ${mark} ${check.name}: ${check.message}`);
   }
-  if (result.error) printError(result.error);
 }
 
 /**
