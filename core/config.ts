@@ -145,6 +145,7 @@ export function validateConfig(value: unknown, env: Env, where: string): LoadedC
     );
   }
   const config = parsed.data;
+  const raw = value as ConfigDefinition;
   const issues: ConfigIssue[] = [];
   // A component used twice (a sink that is also the dead-letter sink) is reported once.
   const validated = new Set<Configured>();
@@ -173,7 +174,10 @@ export function validateConfig(value: unknown, env: Env, where: string): LoadedC
           hint: `The pipelines defined are: ${known}.`,
         });
       }
-      return build(name, definition, config.runtime, env);
+      // Merged from what the user wrote, so that a pipeline overriding one setting does not
+      // reset the others to their defaults.
+      const runtime = runtimeSchema.parse({ ...raw.runtime, ...raw.pipelines[name].runtime });
+      return build(name, definition, runtime, env);
     },
   };
 }
@@ -225,6 +229,6 @@ function build(
     deadLetter: make(definition.deadLetter),
     steps: Object.entries(definition.steps).map(([stepName, s]) => make(s, stepName)),
     checks: definition.checks.map((c) => make(c)),
-    runtime: runtimeSchema.parse({ ...runtime, ...definition.runtime }),
+    runtime,
   };
 }

@@ -142,3 +142,22 @@ Deno.test("asking for an unknown pipeline lists the ones that exist", () => {
     (error: ConfigError) => /defined are: $|none/.test(error.hint!),
   );
 });
+
+Deno.test("a pipeline's runtime overrides only the settings it names", () => {
+  const sink = testSink({ url: "postgres://127.0.0.1/velib" });
+  const config = defineConfig({
+    runtime: { connectRetry: { attempts: 3, initialDelayMs: 20 } },
+    pipelines: {
+      load: {
+        description: "d",
+        source: testSource(testSource.spec.example),
+        sinks: [sink],
+        deadLetter: sink,
+        runtime: { maxInFlight: 1 },
+      },
+    },
+  });
+  const { runtime } = validateConfig(config, {}, "x").pipeline("load");
+  assert.equal(runtime.maxInFlight, 1);
+  assert.deepEqual(runtime.connectRetry, { attempts: 3, initialDelayMs: 20, maxDelayMs: 30_000 });
+});

@@ -4,7 +4,7 @@
  * Uses KAFKA_BROKERS / DATABASE_URL from the environment when set; otherwise starts a private
  * PostgreSQL server and Kafka broker for this run (never touching the ones of
  * `deno task services up`) and always stops them afterwards, also on SIGINT/SIGTERM.
- * Runs `deno test -A --doc --parallel=false` over the repo (tests share the services), then
+ * Runs `deno test -A --doc` over the repo, one file at a time (tests share the services), then
  * prints `tests: N passed, N failed, N skipped` and exits with deno test's exit code.
  *
  * @module
@@ -27,7 +27,9 @@ import { formatSeconds, removePath } from "./lib/proc.ts";
 import { SERVICE_DIR_PARENT } from "./lib/state.ts";
 
 /** The fixed part of the deno test command line; extra args are appended. */
-export const DENO_TEST_ARGS: readonly string[] = ["test", "-A", "--doc", "--parallel=false"];
+// No --parallel: files run one at a time, since they share one broker and one server.
+// (`--parallel=false` would not do: Deno reads the flag's presence as "on".)
+export const DENO_TEST_ARGS: readonly string[] = ["test", "-A", "--doc"];
 
 const HELP = `Usage: deno task test [-- <extra deno test args>]
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ConnectionError, ShutdownRequested } from "../../core/errors.ts";
 import { memoryPipeline, memorySink } from "../../core/memory.ts";
-import { sleep } from "../../core/retry.ts";
+import { retry, sleep } from "../../core/retry.ts";
 import { runPipeline } from "../../core/runner.ts";
 import { type Batch, type Cursor, END_OF_INPUT, type Source } from "../../core/types.ts";
 import { sinkConfigSchema, sourceConfigSchema } from "./config.ts";
@@ -17,6 +17,7 @@ import {
 } from "./test_support.ts";
 
 const signal = new AbortController().signal;
+const RETRY_QUICKLY = { attempts: 5, initialDelayMs: 100, maxDelayMs: 1_000 };
 
 function sourceFor(config: Record<string, unknown>): KafkaSource {
   return new KafkaSource(sourceConfigSchema.parse({ brokers: testBrokers(), ...config }));
@@ -44,7 +45,8 @@ async function writeRecords(
     (_, i) => ({ value: { id: `r${from + i}`, n: from + i } }),
   );
   try {
-    await sink.connect(sourceContext("batch"));
+    // As the runner does: a topic just created may briefly have no leader.
+    await retry(() => sink.connect(sourceContext("batch")), RETRY_QUICKLY);
     await sink.write({ messages: records, rejects: [], cursors: [] }, signal);
   } finally {
     await sink.close();

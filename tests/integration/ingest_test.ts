@@ -1,0 +1,167 @@
+import assert from "node:assert/strict";
+import { Kafka, logLevel } from "kafkajs";
+import { ShutdownRequested } from "../../core/errors.ts";
+import { memoryPipeline } from "../../core/memory.ts";
+import { runPipeline } from "../../core/runner.ts";
+import type { Message } from "../../core/types.ts";
+import { kafkaSink } from "../../plugins/kafka/mod.ts";
+import {
+  stationSnapshotSchema,
+  type VelibSource,
+  velibSource,
+} from "../../plugins/source-velib/mod.ts";
+import { runCli } from "../support/cli.ts";
+import { readTopic, readTopicSince } from "../support/kafka.ts";
+import { requiredService, uniqueName } from "../support/services.ts";
+import { type ReplayFault, startReplayServer } from "../support/velib_replay.ts";
+
+const STATIONS_IN_CAPTURE = 1471;
+
+/** Checks one published cycle: every station once, keyed by its code, valid, one collected_at. */
+function assertOneFullCycle(messages: Message[]): void {
+  assert.equal(messages.length, STATIONS_IN_CAPTURE);
+  const values = messages.map((m) => stationSnapshotSchema.parse(m.value));
+  assert.deepEqual(messages.map((m) => m.key), values.map((v) => v.station_code));
+  const codes = new Set(values.map((v) => v.station_code));
+  assert.equal(codes.size, STATIONS_IN_CAPTURE);
+  assert.ok(codes.has("11031_relais") && codes.has("10001_relais"));
+  assert.equal(new Set(values.map((v) => v.collected_at)).size, 1);
+}
+
+Deno.test("stream ingest --once publishes the capture's 1,471 stations keyed by station code", async () => {
+  const replay = await startReplayServer();
+  try {
+    const before = await readTopic("velib-stations").catch(() => []);
+    const run = await runCli(["stream", "ingest", "--once"], {
+      env: { KAFKA_BROKERS: requiredService("KAFKA_BROKERS"), VELIB_API_URL: replay.baseUrl },
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.summary.command, "stream --once");
+    assert.equal((run.summary.counters as Record<string, number>).written, STATIONS_IN_CAPTURE);
+    assertOneFullCycle(await readTopicSince("velib-stations", before));
+  } finally {
+    await replay.close();
+  }
+});
+
+Deno.test("ingest creates velib-stations with its partitions and a 24 h / 1 GiB retention", async () => {
+  const replay = await startReplayServer();
+  const kafka = new Kafka({
+    brokers: requiredService("KAFKA_BROKERS").split(","),
+    logLevel: logLevel.NOTHING,
+  });
+  const admin = kafka.admin();
+  try {
+    const run = await runCli(["stream", "ingest", "--once"], {
+      env: { KAFKA_BROKERS: requiredService("KAFKA_BROKERS"), VELIB_API_URL: replay.baseUrl },
+    });
+    assert.equal(run.code, 0, run.stderr);
+    await admin.connect();
+    const metadata = await admin.fetchTopicMetadata({ topics: ["velib-stations"] });
+    assert.equal(metadata.topics[0].partitions.length, 1);
+    const described = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{
+        type: 2,
+        name: "velib-stations",
+        configNames: ["retention.ms", "retention.bytes"],
+      }],
+    });
+    const configs = Object.fromEntries(
+      described.resources[0].configEntries.map((e) => [e.configName, e.configValue]),
+    );
+    assert.deepEqual(configs, { "retention.ms": "86400000", "retention.bytes": "1073741824" });
+  } finally {
+    await admin.disconnect();
+    await replay.close();
+  }
+});
+
+Deno.test("the paginated path publishes the same 1,471 stations", async () => {
+  const replay = await startReplayServer();
+  const topic = uniqueName("velib-paged");
+  try {
+    const sink = kafkaSink({
+      brokers: requiredService("KAFKA_BROKERS"),
+      topic,
+      key: "station_code",
+    }).create({});
+    const source = velibSource({ baseUrl: replay.baseUrl, fetch: "records" }).create({});
+    const result = await runPipeline(memoryPipeline({ source, sinks: [sink] }), { mode: "batch" });
+    assert.equal(result.exitCode, 0, JSON.stringify(result.error));
+    assertOneFullCycle(await readTopic(topic));
+  } finally {
+    await replay.close();
+  }
+});
+
+Deno.test("each API fault fails only its cycle: nothing is published, the next cycle is whole, the run stays up", async () => {
+  const replay = await startReplayServer();
+  const topic = uniqueName("velib-faults");
+  const faults: ReplayFault[] = [
+    { kind: "delay", ms: 1_500 },
+    { kind: "http-error", status: 500 },
+    { kind: "retry-after", status: 429, retryAfter: 3_600 },
+    { kind: "truncated" },
+    { kind: "invalid-json" },
+    { kind: "missing-page" },
+  ];
+  const controller = new AbortController();
+  const source = velibSource({
+    baseUrl: replay.baseUrl,
+    fetch: "records",
+    intervalMs: 300,
+    timeoutMs: 500,
+  }).create({}) as VelibSource;
+  const sink = kafkaSink({ brokers: requiredService("KAFKA_BROKERS"), topic, key: "station_code" })
+    .create({});
+  // Fault i goes to the cycle after the i-th clean one: fail, recover, fail, recover…
+  let injected = 1;
+  replay.injectFault(faults[0]);
+  const watcher = setInterval(() => {
+    const { cyclesOk } = source.counters;
+    if (cyclesOk >= faults.length) controller.abort(new ShutdownRequested("SIGTERM"));
+    else if (cyclesOk === injected) replay.injectFault(faults[injected++]);
+  }, 20);
+  try {
+    const result = await runPipeline(memoryPipeline({ source, sinks: [sink] }), {
+      mode: "stream",
+      signal: controller.signal,
+    });
+    assert.equal(result.exitReason, "signal", JSON.stringify(result.error));
+    assert.equal(source.counters.cyclesFailed, faults.length);
+    const messages = await readTopic(topic);
+    const cycles = Map.groupBy(messages, (m) => (m.value as { collected_at: string }).collected_at);
+    assert.equal(cycles.size, source.counters.cyclesOk);
+    for (const cycle of cycles.values()) assertOneFullCycle(cycle);
+  } finally {
+    clearInterval(watcher);
+    await replay.close();
+  }
+});
+
+Deno.test("with Kafka unreachable at start, ingest tries 10 times with growing waits, then fails clearly", async () => {
+  const replay = await startReplayServer();
+  try {
+    const run = await runCli(
+      ["stream", "ingest", "--config", "tests/support/ingest_fast_retry.config.ts"],
+      { env: { KAFKA_BROKERS: "127.0.0.1:1", VELIB_API_URL: replay.baseUrl } },
+    );
+    assert.equal(run.code, 1);
+    assert.match(
+      run.stderr,
+      /Error: Could not connect kafka after 10 attempt\(s\): Could not reach Kafka at 127\.0\.0\.1:1/,
+    );
+    assert.match(run.stderr, /Hint: .*KAFKA_BROKERS/);
+    const attempts = run.stderr.split("\n").filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line))
+      .filter((log) => log.properties?.what === "connect kafka");
+    assert.deepEqual(attempts.map((log) => log.properties.attempt), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const waits = attempts.map((log) => log.properties.delayMs as number);
+    for (let i = 1; i < waits.length; i++) {
+      assert.ok(waits[i] > waits[i - 1], `waits grow: ${waits}`);
+    }
+  } finally {
+    await replay.close();
+  }
+});
