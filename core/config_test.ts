@@ -35,18 +35,28 @@ function issuesOf(run: () => unknown): ConfigError["issues"] {
   assert.fail("expected the config to be rejected");
 }
 
-Deno.test("config error names the path of a bad plugin field and what was expected", () => {
-  const sink = testSink({ url: "postgres://127.0.0.1/velib", batchSize: -5 });
-  const config = defineConfig({
+/** A config with one pipeline, `load`, whose only sink is also its dead-letter sink. */
+function loadPipelineInto(
+  sink: ReturnType<typeof testSink>,
+  runtime?: { pipeline?: Record<string, unknown>; config?: Record<string, unknown> },
+) {
+  return defineConfig({
+    ...(runtime?.config ? { runtime: runtime.config } : {}),
     pipelines: {
       load: {
         description: "d",
         source: testSource(testSource.spec.example),
         sinks: [sink],
         deadLetter: sink,
+        ...(runtime?.pipeline ? { runtime: runtime.pipeline } : {}),
       },
     },
   });
+}
+
+Deno.test("config error names the path of a bad plugin field and what was expected", () => {
+  const sink = testSink({ url: "postgres://127.0.0.1/velib", batchSize: -5 });
+  const config = loadPipelineInto(sink);
   const issues = issuesOf(() => validateConfig(config, {}, "pipeline.config.ts"));
   assert.deepEqual(issues.map((i) => i.path), [
     "pipelines.load.sinks[0].batchSize",
@@ -103,16 +113,7 @@ Deno.test("config error message lists every problem with a hint", () => {
 
 Deno.test("environment variables override the config and are named when invalid", () => {
   const sink = testSink({ url: "postgres://127.0.0.1/velib" });
-  const config = defineConfig({
-    pipelines: {
-      load: {
-        description: "d",
-        source: testSource(testSource.spec.example),
-        sinks: [sink],
-        deadLetter: sink,
-      },
-    },
-  });
+  const config = loadPipelineInto(sink);
   const issues = issuesOf(() => validateConfig(config, { DATABASE_URL: "not a url" }, "x"));
   assert.equal(issues[0].path, "pipelines.load.sinks[0].url (from DATABASE_URL)");
   assert.doesNotThrow(() => validateConfig(config, { DATABASE_URL: "postgres://db/velib" }, "x"));
@@ -120,16 +121,7 @@ Deno.test("environment variables override the config and are named when invalid"
 
 Deno.test("a component used as sink and dead-letter sink is built once", () => {
   const sink = testSink({ url: "postgres://127.0.0.1/velib" });
-  const config = defineConfig({
-    pipelines: {
-      load: {
-        description: "d",
-        source: testSource(testSource.spec.example),
-        sinks: [sink],
-        deadLetter: sink,
-      },
-    },
-  });
+  const config = loadPipelineInto(sink);
   const pipeline = validateConfig(config, {}, "x").pipeline("load");
   assert.equal(pipeline.deadLetter.component, pipeline.sinks[0].component);
   assert.equal(pipeline.sinks[0].name, "test-sink");
@@ -145,17 +137,9 @@ Deno.test("asking for an unknown pipeline lists the ones that exist", () => {
 
 Deno.test("a pipeline's runtime overrides only the settings it names", () => {
   const sink = testSink({ url: "postgres://127.0.0.1/velib" });
-  const config = defineConfig({
-    runtime: { connectRetry: { attempts: 3, initialDelayMs: 20 } },
-    pipelines: {
-      load: {
-        description: "d",
-        source: testSource(testSource.spec.example),
-        sinks: [sink],
-        deadLetter: sink,
-        runtime: { maxInFlight: 1 },
-      },
-    },
+  const config = loadPipelineInto(sink, {
+    config: { connectRetry: { attempts: 3, initialDelayMs: 20 } },
+    pipeline: { maxInFlight: 1 },
   });
   const { runtime } = validateConfig(config, {}, "x").pipeline("load");
   assert.equal(runtime.maxInFlight, 1);

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
+import { getLogger, type Logger } from "@logtape/logtape";
 import type { Admin, Kafka, LogEntry } from "kafkajs";
 import { ConnectionError, PipelineError } from "../../core/errors.ts";
 import type { KafkaConnectionConfig } from "./config.ts";
@@ -235,4 +235,30 @@ export async function describeTopic(admin: Admin, topic: string): Promise<string
   const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
   const partitions = metadata.topics[0]?.partitions.length ?? 0;
   return `${cluster.brokers.length} broker(s), topic ${topic} has ${partitions} partition(s)`;
+}
+
+/**
+ * Disconnects kafkajs clients one after the other. A client that does not disconnect cleanly
+ * is logged, not thrown: closing must not fail, and its connections die with the process.
+ *
+ * @example
+ * ```ts
+ * import { disconnectAll } from "./client.ts";
+ * import { getLogger } from "@logtape/logtape";
+ *
+ * await disconnectAll([undefined], ["127.0.0.1:9092"], getLogger(["pipeline", "kafka"]));
+ * ```
+ */
+export async function disconnectAll(
+  clients: Array<{ disconnect(): Promise<void> } | undefined>,
+  brokers: string[],
+  log: Logger,
+): Promise<void> {
+  for (const client of clients) {
+    await client?.disconnect().catch((error: unknown) => {
+      log.warn("Could not disconnect from Kafka cleanly: {error}", {
+        error: kafkaError(error, brokers, "disconnect").message,
+      });
+    });
+  }
 }

@@ -9,7 +9,14 @@ import type { Admin, CompressionTypes, Message as KafkaMessage, Producer } from 
 import { BatchError, PipelineError } from "../../core/errors.ts";
 import { definePlugin } from "../../core/plugin.ts";
 import type { ComponentContext, Reject, Sink, SinkBatch } from "../../core/types.ts";
-import { createKafka, describeTopic, kafkaError, loadKafkajs, withAdmin } from "./client.ts";
+import {
+  createKafka,
+  describeTopic,
+  disconnectAll,
+  kafkaError,
+  loadKafkajs,
+  withAdmin,
+} from "./client.ts";
 import { type KafkaSinkConfig, sinkConfigSchema, sinkExample } from "./config.ts";
 
 /**
@@ -200,13 +207,7 @@ export class KafkaSink implements Sink {
     const admin = this.#admin;
     this.#producer = undefined;
     this.#admin = undefined;
-    for (const client of [producer, admin]) {
-      await client?.disconnect().catch((error: unknown) => {
-        this.#log.warn("Could not disconnect from Kafka cleanly: {error}", {
-          error: kafkaError(error, this.#config.brokers, "disconnect").message,
-        });
-      });
-    }
+    await disconnectAll([producer, admin], this.#config.brokers, this.#log);
   }
 }
 

@@ -19,7 +19,7 @@ import {
   type Source,
   type SourceContext,
 } from "../../core/types.ts";
-import { createKafka, describeTopic, kafkaError, withAdmin } from "./client.ts";
+import { createKafka, describeTopic, disconnectAll, kafkaError, withAdmin } from "./client.ts";
 import { type KafkaSourceConfig, sourceConfigSchema, sourceExample } from "./config.ts";
 import { OffsetTracker } from "./offsets.ts";
 
@@ -535,13 +535,7 @@ export class KafkaSource implements Source {
     const admin = this.#admin;
     this.#consumer = undefined;
     this.#admin = undefined;
-    for (const client of [consumer, admin]) {
-      await client?.disconnect().catch((error: unknown) => {
-        this.#log.warn("Could not disconnect from Kafka cleanly: {error}", {
-          error: kafkaError(error, this.#config.brokers, "disconnect").message,
-        });
-      });
-    }
+    await disconnectAll([consumer, admin], this.#config.brokers, this.#log);
   }
 }
 

@@ -4,9 +4,12 @@
  *
  * @module
  */
+import { requiredEnv, uniqueName } from "../../core/testing.ts";
 import { getLogger } from "@logtape/logtape";
 import type { Admin, KafkaMessage, Message } from "kafkajs";
 import type { Cursor, RunMode, SourceContext } from "../../core/types.ts";
+
+export { uniqueName };
 import { createKafka } from "./client.ts";
 import { brokersSchema, connectionSchema } from "./config.ts";
 
@@ -21,29 +24,7 @@ import { brokersSchema, connectionSchema } from "./config.ts";
  * ```
  */
 export function testBrokers(): string {
-  const brokers = Deno.env.get("KAFKA_BROKERS");
-  if (!brokers) {
-    throw new Error(
-      "KAFKA_BROKERS is not set, and the Kafka integration tests need a broker. Run " +
-        "`deno task test`, which starts one, or set KAFKA_BROKERS=host:port.",
-    );
-  }
-  return brokers;
-}
-
-/**
- * A name no other test run uses, for a topic or a group.
- *
- * @example
- * ```ts
- * import { uniqueName } from "./test_support.ts";
- * import assert from "node:assert/strict";
- *
- * assert.match(uniqueName("orders"), /^orders-[0-9a-f]{8}$/);
- * ```
- */
-export function uniqueName(prefix: string): string {
-  return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+  return requiredEnv("KAFKA_BROKERS", "a Kafka broker");
 }
 
 /**

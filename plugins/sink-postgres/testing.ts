@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { requiredEnv } from "../../core/testing.ts";
 import { getLogger } from "@logtape/logtape";
 import pg from "pg";
 import type { ComponentContext } from "../../core/types.ts";
@@ -23,14 +24,7 @@ import { identifier } from "./sql.ts";
  * ```
  */
 export function databaseUrl(): string {
-  const url = Deno.env.get("DATABASE_URL");
-  if (!url) {
-    throw new Error(
-      "DATABASE_URL is not set: these tests need a PostgreSQL server. Start one and set " +
-        "DATABASE_URL=postgres://user:password@host:port/database.",
-    );
-  }
-  return url;
+  return requiredEnv("DATABASE_URL", "a PostgreSQL server");
 }
 
 /**

@@ -10,7 +10,7 @@ import { EXPLORE_EXPORTS_CAPTURE, readCapture } from "../../tests/support/fixtur
 import {
   type ReplayFault,
   type ReplayServer,
-  startReplayServer,
+  withReplayServer,
 } from "../../tests/support/velib_replay.ts";
 import { configSchema } from "./config.ts";
 import { type StationSnapshot, stationSnapshotSchema } from "./model.ts";
@@ -83,15 +83,6 @@ async function run(baseUrl: string, options: RunOptions): Promise<Run> {
   return { result, sink, source };
 }
 
-async function withReplay(test: (replay: ReplayServer) => Promise<void>): Promise<void> {
-  const replay = await startReplayServer();
-  try {
-    await test(replay);
-  } finally {
-    await replay.close();
-  }
-}
-
 function assertAllStations(sink: MemorySink<StationSnapshot>): void {
   assert.equal(sink.written.length, 1471);
   const keys = new Set(sink.written.map((message) => message.key));
@@ -105,7 +96,7 @@ function assertAllStations(sink: MemorySink<StationSnapshot>): void {
 
 for (const fetch of ["exports", "records"] as const) {
   Deno.test(`one ${fetch} cycle yields the 1,471 stations keyed by code, then the end`, () =>
-    withReplay(async (replay) => {
+    withReplayServer(async (replay) => {
       const { result, sink, source } = await run(replay.baseUrl, { mode: "batch", fetch });
       assert.equal(result.exitCode, 0, JSON.stringify(result.error));
       assertAllStations(sink);
@@ -167,7 +158,7 @@ for (const { fault, message, fetch: modes } of CYCLE_FAULTS) {
   const name = fault.kind === "retry-after" ? `retry-after ${fault.status}` : fault.kind;
   for (const fetch of modes) {
     Deno.test(`stream, ${fetch}, fault ${name}: that cycle yields nothing, the next all 1,471`, () =>
-      withReplay(async (replay) => {
+      withReplayServer(async (replay) => {
         replay.injectFault(fault);
         const { result, sink, source } = await run(replay.baseUrl, {
           mode: "stream",
@@ -187,7 +178,7 @@ for (const { fault, message, fetch: modes } of CYCLE_FAULTS) {
       }));
 
     Deno.test(`batch, ${fetch}, fault ${name}: the run fails with the cycle's error`, () =>
-      withReplay(async (replay) => {
+      withReplayServer(async (replay) => {
         replay.injectFault(fault);
         const { result, sink, source } = await run(replay.baseUrl, { mode: "batch", fetch });
         assert.equal(result.exitReason, "failed");
@@ -203,7 +194,7 @@ for (const { fault, message, fetch: modes } of CYCLE_FAULTS) {
 
 for (const fetch of ["exports", "records"] as const) {
   Deno.test(`${fetch}: a 429 whose Retry-After fits the cycle is waited out in that cycle`, () =>
-    withReplay(async (replay) => {
+    withReplayServer(async (replay) => {
       replay.injectFault({ kind: "retry-after", status: 429, retryAfter: 1 });
       const { result, sink, source } = await run(replay.baseUrl, {
         mode: "batch",
@@ -217,7 +208,7 @@ for (const fetch of ["exports", "records"] as const) {
     }));
 
   Deno.test(`${fetch}: a station served twice is kept once, at its newest duedate, and counted`, () =>
-    withReplay(async (replay) => {
+    withReplayServer(async (replay) => {
       replay.injectFault({ kind: "duplicate" });
       const { result, sink, source } = await run(replay.baseUrl, { mode: "batch", fetch });
       assert.equal(result.exitCode, 0, JSON.stringify(result.error));
@@ -235,7 +226,7 @@ for (const fetch of ["exports", "records"] as const) {
 }
 
 Deno.test("a nacked snapshot is logged as dropped and counted; the next one goes through", () =>
-  withReplay(async (replay) => {
+  withReplayServer(async (replay) => {
     // The memory pipeline tries a write 3 times: the first snapshot fails all three.
     const { result, sink, source } = await run(replay.baseUrl, {
       mode: "stream",
@@ -254,7 +245,7 @@ Deno.test("a nacked snapshot is logged as dropped and counted; the next one goes
   }));
 
 Deno.test("stream mode stops while it waits for the next cycle", () =>
-  withReplay(async (replay) => {
+  withReplayServer(async (replay) => {
     // The second cycle is ten minutes away: only the stop signal can end the wait.
     const { result, source } = await run(replay.baseUrl, {
       mode: "stream",
@@ -293,7 +284,7 @@ Deno.test("records that do not normalize go to dead letters with the raw record"
 });
 
 Deno.test("health() counts the stations with one small request", () =>
-  withReplay(async (replay) => {
+  withReplayServer(async (replay) => {
     const source = createVelibSource(configSchema.parse({ baseUrl: replay.baseUrl }));
     const line = await source.health!(AbortSignal.timeout(5_000));
     assert.equal(line, `Vélib' API at ${replay.baseUrl}: 1471 stations`);
@@ -301,7 +292,7 @@ Deno.test("health() counts the stations with one small request", () =>
   }));
 
 Deno.test("health() fails with a ConnectionError that says what answered", () =>
-  withReplay(async (replay) => {
+  withReplayServer(async (replay) => {
     replay.injectFault({ kind: "http-error", status: 503 });
     const source = createVelibSource(configSchema.parse({ baseUrl: replay.baseUrl }));
     await assert.rejects(

@@ -3,6 +3,7 @@ import { Kafka, logLevel } from "kafkajs";
 import { ShutdownRequested } from "../../core/errors.ts";
 import { memoryPipeline } from "../../core/memory.ts";
 import { runPipeline } from "../../core/runner.ts";
+import { requiredEnv, uniqueName } from "../../core/testing.ts";
 import type { Message } from "../../core/types.ts";
 import { kafkaSink } from "../../plugins/kafka/mod.ts";
 import {
@@ -12,10 +13,21 @@ import {
 } from "../../plugins/source-velib/mod.ts";
 import { runCli } from "../support/cli.ts";
 import { readTopic, readTopicSince } from "../support/kafka.ts";
-import { requiredService, uniqueName } from "../support/services.ts";
-import { type ReplayFault, startReplayServer } from "../support/velib_replay.ts";
+import { type ReplayFault, type ReplayServer, withReplayServer } from "../support/velib_replay.ts";
 
 const STATIONS_IN_CAPTURE = 1471;
+
+const brokers = () => requiredEnv("KAFKA_BROKERS", "a Kafka broker");
+
+/** `deno task pipeline stream ingest --once`, pointed at the replay server. */
+const ingestOnce = (replay: ReplayServer) =>
+  runCli(["stream", "ingest", "--once"], {
+    env: { KAFKA_BROKERS: brokers(), VELIB_API_URL: replay.baseUrl },
+  });
+
+/** A Kafka sink to a topic of the test's own, keyed as ingest keys. */
+const stationsSink = (topic: string) =>
+  kafkaSink({ brokers: brokers(), topic, key: "station_code" }).create({});
 
 /** Checks one published cycle: every station once, keyed by its code, valid, one collected_at. */
 function assertOneFullCycle(messages: Message[]): void {
@@ -28,121 +40,97 @@ function assertOneFullCycle(messages: Message[]): void {
   assert.equal(new Set(values.map((v) => v.collected_at)).size, 1);
 }
 
-Deno.test("stream ingest --once publishes the capture's 1,471 stations keyed by station code", async () => {
-  const replay = await startReplayServer();
-  try {
+Deno.test("stream ingest --once publishes the capture's 1,471 stations keyed by station code", () =>
+  withReplayServer(async (replay) => {
     const before = await readTopic("velib-stations").catch(() => []);
-    const run = await runCli(["stream", "ingest", "--once"], {
-      env: { KAFKA_BROKERS: requiredService("KAFKA_BROKERS"), VELIB_API_URL: replay.baseUrl },
-    });
+    const run = await ingestOnce(replay);
     assert.equal(run.code, 0, run.stderr);
     assert.equal(run.summary.command, "stream --once");
     assert.equal((run.summary.counters as Record<string, number>).written, STATIONS_IN_CAPTURE);
     assertOneFullCycle(await readTopicSince("velib-stations", before));
-  } finally {
-    await replay.close();
-  }
-});
+  }));
 
-Deno.test("ingest creates velib-stations with its partitions and a 24 h / 1 GiB retention", async () => {
-  const replay = await startReplayServer();
-  const kafka = new Kafka({
-    brokers: requiredService("KAFKA_BROKERS").split(","),
-    logLevel: logLevel.NOTHING,
-  });
-  const admin = kafka.admin();
-  try {
-    const run = await runCli(["stream", "ingest", "--once"], {
-      env: { KAFKA_BROKERS: requiredService("KAFKA_BROKERS"), VELIB_API_URL: replay.baseUrl },
-    });
-    assert.equal(run.code, 0, run.stderr);
-    await admin.connect();
-    const metadata = await admin.fetchTopicMetadata({ topics: ["velib-stations"] });
-    assert.equal(metadata.topics[0].partitions.length, 1);
-    const described = await admin.describeConfigs({
-      includeSynonyms: false,
-      resources: [{
-        type: 2,
-        name: "velib-stations",
-        configNames: ["retention.ms", "retention.bytes"],
-      }],
-    });
-    const configs = Object.fromEntries(
-      described.resources[0].configEntries.map((e) => [e.configName, e.configValue]),
-    );
-    assert.deepEqual(configs, { "retention.ms": "86400000", "retention.bytes": "1073741824" });
-  } finally {
-    await admin.disconnect();
-    await replay.close();
-  }
-});
+Deno.test("ingest creates velib-stations with its partitions and a 24 h / 1 GiB retention", () =>
+  withReplayServer(async (replay) => {
+    const admin = new Kafka({ brokers: brokers().split(","), logLevel: logLevel.NOTHING }).admin();
+    try {
+      const run = await ingestOnce(replay);
+      assert.equal(run.code, 0, run.stderr);
+      await admin.connect();
+      const metadata = await admin.fetchTopicMetadata({ topics: ["velib-stations"] });
+      assert.equal(metadata.topics[0].partitions.length, 1);
+      const described = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{
+          type: 2,
+          name: "velib-stations",
+          configNames: ["retention.ms", "retention.bytes"],
+        }],
+      });
+      const configs = Object.fromEntries(
+        described.resources[0].configEntries.map((e) => [e.configName, e.configValue]),
+      );
+      assert.deepEqual(configs, { "retention.ms": "86400000", "retention.bytes": "1073741824" });
+    } finally {
+      await admin.disconnect();
+    }
+  }));
 
-Deno.test("the paginated path publishes the same 1,471 stations", async () => {
-  const replay = await startReplayServer();
-  const topic = uniqueName("velib-paged");
-  try {
-    const sink = kafkaSink({
-      brokers: requiredService("KAFKA_BROKERS"),
-      topic,
-      key: "station_code",
-    }).create({});
+Deno.test("the paginated path publishes the same 1,471 stations", () =>
+  withReplayServer(async (replay) => {
+    const topic = uniqueName("velib-paged");
     const source = velibSource({ baseUrl: replay.baseUrl, fetch: "records" }).create({});
-    const result = await runPipeline(memoryPipeline({ source, sinks: [sink] }), { mode: "batch" });
+    const pipeline = memoryPipeline({ source, sinks: [stationsSink(topic)] });
+    const result = await runPipeline(pipeline, { mode: "batch" });
     assert.equal(result.exitCode, 0, JSON.stringify(result.error));
     assertOneFullCycle(await readTopic(topic));
-  } finally {
-    await replay.close();
-  }
-});
+  }));
 
-Deno.test("each API fault fails only its cycle: nothing is published, the next cycle is whole, the run stays up", async () => {
-  const replay = await startReplayServer();
-  const topic = uniqueName("velib-faults");
-  const faults: ReplayFault[] = [
-    { kind: "delay", ms: 1_500 },
-    { kind: "http-error", status: 500 },
-    { kind: "retry-after", status: 429, retryAfter: 3_600 },
-    { kind: "truncated" },
-    { kind: "invalid-json" },
-    { kind: "missing-page" },
-  ];
-  const controller = new AbortController();
-  const source = velibSource({
-    baseUrl: replay.baseUrl,
-    fetch: "records",
-    intervalMs: 300,
-    timeoutMs: 500,
-  }).create({}) as VelibSource;
-  const sink = kafkaSink({ brokers: requiredService("KAFKA_BROKERS"), topic, key: "station_code" })
-    .create({});
-  // Fault i goes to the cycle after the i-th clean one: fail, recover, fail, recover…
-  let injected = 1;
-  replay.injectFault(faults[0]);
-  const watcher = setInterval(() => {
-    const { cyclesOk } = source.counters;
-    if (cyclesOk >= faults.length) controller.abort(new ShutdownRequested("SIGTERM"));
-    else if (cyclesOk === injected) replay.injectFault(faults[injected++]);
-  }, 20);
-  try {
-    const result = await runPipeline(memoryPipeline({ source, sinks: [sink] }), {
-      mode: "stream",
-      signal: controller.signal,
-    });
-    assert.equal(result.exitReason, "signal", JSON.stringify(result.error));
-    assert.equal(source.counters.cyclesFailed, faults.length);
-    const messages = await readTopic(topic);
-    const cycles = Map.groupBy(messages, (m) => (m.value as { collected_at: string }).collected_at);
-    assert.equal(cycles.size, source.counters.cyclesOk);
-    for (const cycle of cycles.values()) assertOneFullCycle(cycle);
-  } finally {
-    clearInterval(watcher);
-    await replay.close();
-  }
-});
+Deno.test("each API fault fails only its cycle: nothing is published, the next cycle is whole, the run stays up", () =>
+  withReplayServer(async (replay) => {
+    const topic = uniqueName("velib-faults");
+    const faults: ReplayFault[] = [
+      { kind: "delay", ms: 1_500 },
+      { kind: "http-error", status: 500 },
+      { kind: "retry-after", status: 429, retryAfter: 3_600 },
+      { kind: "truncated" },
+      { kind: "invalid-json" },
+      { kind: "missing-page" },
+    ];
+    const controller = new AbortController();
+    const source = velibSource({
+      baseUrl: replay.baseUrl,
+      fetch: "records",
+      intervalMs: 300,
+      timeoutMs: 500,
+    }).create({}) as VelibSource;
+    // Fault i goes to the cycle after the i-th clean one: fail, recover, fail, recover…
+    let injected = 1;
+    replay.injectFault(faults[0]);
+    const watcher = setInterval(() => {
+      const { cyclesOk } = source.counters;
+      if (cyclesOk >= faults.length) controller.abort(new ShutdownRequested("SIGTERM"));
+      else if (cyclesOk === injected) replay.injectFault(faults[injected++]);
+    }, 20);
+    try {
+      const pipeline = memoryPipeline({ source, sinks: [stationsSink(topic)] });
+      const result = await runPipeline(pipeline, { mode: "stream", signal: controller.signal });
+      assert.equal(result.exitReason, "signal", JSON.stringify(result.error));
+      assert.equal(source.counters.cyclesFailed, faults.length);
+      const messages = await readTopic(topic);
+      const cycles = Map.groupBy(
+        messages,
+        (m) => (m.value as { collected_at: string }).collected_at,
+      );
+      assert.equal(cycles.size, source.counters.cyclesOk);
+      for (const cycle of cycles.values()) assertOneFullCycle(cycle);
+    } finally {
+      clearInterval(watcher);
+    }
+  }));
 
-Deno.test("with Kafka unreachable at start, ingest tries 10 times with growing waits, then fails clearly", async () => {
-  const replay = await startReplayServer();
-  try {
+Deno.test("with Kafka unreachable at start, ingest tries 10 times with growing waits, then fails clearly", () =>
+  withReplayServer(async (replay) => {
     const run = await runCli(
       ["stream", "ingest", "--config", "tests/support/ingest_fast_retry.config.ts"],
       { env: { KAFKA_BROKERS: "127.0.0.1:1", VELIB_API_URL: replay.baseUrl } },
@@ -161,7 +149,4 @@ Deno.test("with Kafka unreachable at start, ingest tries 10 times with growing w
     for (let i = 1; i < waits.length; i++) {
       assert.ok(waits[i] > waits[i - 1], `waits grow: ${waits}`);
     }
-  } finally {
-    await replay.close();
-  }
-});
+  }));

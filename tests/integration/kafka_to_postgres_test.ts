@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import pg from "pg";
 import { runCli } from "../support/cli.ts";
-import { requiredService, uniqueName } from "../support/services.ts";
+import { requiredEnv, uniqueName } from "../../core/testing.ts";
 
 const CONFIG = ["--config", "tests/support/kafka_to_postgres.config.ts"];
 
 /** A fresh topic and table, and a way to count what landed. */
 async function smokeSetup() {
-  const databaseUrl = requiredService("DATABASE_URL");
+  const databaseUrl = requiredEnv("DATABASE_URL", "a PostgreSQL server");
   const env = {
-    KAFKA_BROKERS: requiredService("KAFKA_BROKERS"),
+    KAFKA_BROKERS: requiredEnv("KAFKA_BROKERS", "a Kafka broker"),
     DATABASE_URL: databaseUrl,
     SMOKE_TOPIC: uniqueName("smoke"),
     SMOKE_TABLE: `${uniqueName("smoke")}.events`,

@@ -7,7 +7,7 @@ import { memoryPipeline, memorySink } from "../../core/memory.ts";
 import { runPipeline } from "../../core/runner.ts";
 import type { Message } from "../../core/types.ts";
 import { kafkaSource } from "../../plugins/kafka/mod.ts";
-import { requiredService, uniqueName } from "./services.ts";
+import { requiredEnv, uniqueName } from "../../core/testing.ts";
 
 /**
  * Every message of `topic` from the earliest retained offset to the end, in a fresh group.
@@ -20,7 +20,7 @@ import { requiredService, uniqueName } from "./services.ts";
 export async function readTopic(topic: string): Promise<Message[]> {
   const sink = memorySink();
   const source = kafkaSource({
-    brokers: requiredService("KAFKA_BROKERS"),
+    brokers: requiredEnv("KAFKA_BROKERS", "a Kafka broker"),
     topic,
     groupId: uniqueName("read-back"),
   }).create({});

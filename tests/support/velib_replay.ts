@@ -254,6 +254,28 @@ export async function startReplayServer(options: ReplayOptions = {}): Promise<Re
   };
 }
 
+/**
+ * Runs `test` against a fresh replay server, and closes the server however the test ends.
+ *
+ * @example
+ * ```ts ignore
+ * await withReplayServer(async (replay) => {
+ *   const stations = await (await fetch(`${replay.baseUrl}/exports/json`)).json();
+ * });
+ * ```
+ */
+export async function withReplayServer<T>(
+  test: (replay: ReplayServer) => Promise<T>,
+  options: ReplayOptions = {},
+): Promise<T> {
+  const replay = await startReplayServer(options);
+  try {
+    return await test(replay);
+  } finally {
+    await replay.close();
+  }
+}
+
 /** A station record of the capture; only `stationcode` and `duedate` are looked at. */
 type Station = Record<string, unknown> & { stationcode: unknown; duedate?: unknown };
 

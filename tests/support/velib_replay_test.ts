@@ -1,18 +1,9 @@
 import assert from "node:assert/strict";
 import { EXPLORE_EXPORTS_CAPTURE, readCapture } from "./fixtures.ts";
-import { type ReplayServer, startReplayServer } from "./velib_replay.ts";
+import { type ReplayServer, withReplayServer } from "./velib_replay.ts";
 
 type Station = { stationcode: string; duedate: string };
 type Page = { total_count: number; results: Station[] };
-
-async function withReplay(test: (replay: ReplayServer) => Promise<void>): Promise<void> {
-  const replay = await startReplayServer();
-  try {
-    await test(replay);
-  } finally {
-    await replay.close();
-  }
-}
 
 async function get(url: string): Promise<{ status: number; headers: Headers; body: unknown }> {
   const response = await fetch(url);
@@ -45,7 +36,7 @@ const capture = await readCapture(EXPLORE_EXPORTS_CAPTURE) as Station[];
 const lastCode = capture.map((station) => station.stationcode).sort().at(-1)!;
 
 Deno.test("/records answers 10 records by default, with total_count", () =>
-  withReplay(async (replay) => {
+  withReplayServer(async (replay) => {
     const { status, body } = await get(`${replay.baseUrl}/records`);
     assert.equal(status, 200);
     assert.equal((body as Page).total_count, 1471);
@@ -54,7 +45,7 @@ Deno.test("/records answers 10 records by default, with total_count", () =>
   }));
 
 Deno.test("/records refuses a limit above 100 with the API's error body", () =>
-  withReplay(async (replay) => {
+  withReplayServer(async (replay) => {
     const { status, body } = await get(`${replay.baseUrl}/records?limit=101`);
     assert.equal(status, 400);
     assert.deepEqual(body, {
@@ -68,7 +59,7 @@ Deno.test("/records refuses a limit above 100 with the API's error body", () =>
   }));
 
 Deno.test("/records refuses offset + limit above 10,000", () =>
-  withReplay(async (replay) => {
+  withReplayServer(async (replay) => {
     const atTheEdge = await get(`${replay.baseUrl}/records?limit=100&offset=9900`);
     assert.deepEqual(atTheEdge.body, { total_count: 1471, results: [] });
     const past = await get(`${replay.baseUrl}/records?limit=100&offset=9901`);
@@ -80,7 +71,7 @@ Deno.test("/records refuses offset + limit above 10,000", () =>
   }));
 
 Deno.test("/records?order_by=stationcode pages through every station in text order", () =>
-  withReplay(async (replay) => {
+  withReplayServer(async (replay) => {
     const { totals, results } = await pageThrough(replay);
     assert.equal(totals.length, 15);
     assert.equal(results.length, 1471);
@@ -92,14 +83,14 @@ Deno.test("/records?order_by=stationcode pages through every station in text ord
   }));
 
 Deno.test("/exports/json serves the capture as a bare array", () =>
-  withReplay(async (replay) => {
+  withReplayServer(async (replay) => {
     const { status, body } = await get(`${replay.baseUrl}/exports/json`);
     assert.equal(status, 200);
     assert.deepEqual(body, capture);
   }));
 
 Deno.test("an injected fault breaks the next cycle only, in the order injected", () =>
-  withReplay(async (replay) => {
+  withReplayServer(async (replay) => {
     replay.injectFault({ kind: "http-error" });
     replay.injectFault({ kind: "http-error", status: 502 });
     assert.equal(await statusOf(`${replay.baseUrl}/exports/json`), 500);
@@ -112,7 +103,7 @@ Deno.test("an injected fault breaks the next cycle only, in the order injected",
   }));
 
 Deno.test("a /records request past offset 0 belongs to the cycle under way", () =>
-  withReplay(async (replay) => {
+  withReplayServer(async (replay) => {
     assert.equal(await statusOf(`${replay.baseUrl}/records?limit=100`), 200);
     replay.injectFault({ kind: "http-error" });
     assert.equal(await statusOf(`${replay.baseUrl}/records?limit=100&offset=100`), 200);
@@ -120,7 +111,7 @@ Deno.test("a /records request past offset 0 belongs to the cycle under way", () 
   }));
 
 Deno.test("fault delay: the first request answers after the client has given up", () =>
-  withReplay(async (replay) => {
+  withReplayServer(async (replay) => {
     replay.injectFault({ kind: "delay", ms: 5_000 });
     await assert.rejects(
       fetch(`${replay.baseUrl}/exports/json`, { signal: AbortSignal.timeout(100) }),
@@ -130,7 +121,7 @@ Deno.test("fault delay: the first request answers after the client has given up"
   }));
 
 Deno.test("fault http-error: an error body that says it is injected", () =>
-  withReplay(async (replay) => {
+  withReplayServer(async (replay) => {
     replay.injectFault({ kind: "http-error", status: 500 });
     const { status, body } = await get(`${replay.baseUrl}/records?limit=100`);
     assert.equal(status, 500);
@@ -141,7 +132,7 @@ Deno.test("fault http-error: an error body that says it is injected", () =>
   }));
 
 Deno.test("fault retry-after: 429 or 503 with a Retry-After header", () =>
-  withReplay(async (replay) => {
+  withReplayServer(async (replay) => {
     replay.injectFault({ kind: "retry-after", retryAfter: 2 });
     replay.injectFault({
       kind: "retry-after",
@@ -157,7 +148,7 @@ Deno.test("fault retry-after: 429 or 503 with a Retry-After header", () =>
   }));
 
 Deno.test("fault truncated: the body breaks off before its declared length", () =>
-  withReplay(async (replay) => {
+  withReplayServer(async (replay) => {
     replay.injectFault({ kind: "truncated" });
     const response = await fetch(`${replay.baseUrl}/exports/json`);
     assert.equal(response.status, 200);
@@ -167,7 +158,7 @@ Deno.test("fault truncated: the body breaks off before its declared length", () 
   }));
 
 Deno.test("fault invalid-json: a 200 whose body is an HTML page", () =>
-  withReplay(async (replay) => {
+  withReplayServer(async (replay) => {
     replay.injectFault({ kind: "invalid-json" });
     const response = await fetch(`${replay.baseUrl}/records?limit=100`);
     assert.equal(response.status, 200);
@@ -176,7 +167,7 @@ Deno.test("fault invalid-json: a 200 whose body is an HTML page", () =>
   }));
 
 Deno.test("fault missing-page: page 2 comes back empty while total_count still counts it", () =>
-  withReplay(async (replay) => {
+  withReplayServer(async (replay) => {
     replay.injectFault({ kind: "missing-page" });
     const { totals, results } = await pageThrough(replay);
     assert.ok(totals.every((total) => total === 1471));
@@ -186,14 +177,14 @@ Deno.test("fault missing-page: page 2 comes back empty while total_count still c
   }));
 
 Deno.test("fault missing-page on an export: 100 stations short, with nothing to tell", () =>
-  withReplay(async (replay) => {
+  withReplayServer(async (replay) => {
     replay.injectFault({ kind: "missing-page" });
     const { body } = await get(`${replay.baseUrl}/exports/json`);
     assert.equal((body as Station[]).length, 1371);
   }));
 
 Deno.test("fault duplicate: the last station by code comes again on page 1, a minute newer", () =>
-  withReplay(async (replay) => {
+  withReplayServer(async (replay) => {
     replay.injectFault({ kind: "duplicate" });
     const { totals, results } = await pageThrough(replay);
     assert.ok(totals.every((total) => total === 1472));
@@ -205,7 +196,7 @@ Deno.test("fault duplicate: the last station by code comes again on page 1, a mi
   }));
 
 Deno.test("the control endpoint queues faults posted as JSON and lists them", () =>
-  withReplay(async (replay) => {
+  withReplayServer(async (replay) => {
     const posted = await fetch(replay.faultsUrl, {
       method: "POST",
       body: JSON.stringify([{ kind: "http-error", status: 503 }, { kind: "invalid-json" }]),
