@@ -7,11 +7,7 @@ import { memoryPipeline, type MemorySink, memorySink } from "../../core/memory.t
 import { runPipeline } from "../../core/runner.ts";
 import type { RunMode, RunResult } from "../../core/types.ts";
 import { EXPLORE_EXPORTS_CAPTURE, readCapture } from "../../tests/support/fixtures.ts";
-import {
-  type ReplayFault,
-  type ReplayServer,
-  withReplayServer,
-} from "../../tests/support/velib_replay.ts";
+import { type ReplayFault, withReplayServer } from "../../tests/support/velib_replay.ts";
 import { configSchema } from "./config.ts";
 import { type StationSnapshot, stationSnapshotSchema } from "./model.ts";
 import { createVelibSource, type VelibSource } from "./source.ts";
