@@ -100,3 +100,19 @@ export async function configureLogging(options: LoggingOptions = {}): Promise<vo
     ],
   });
 }
+
+/**
+ * `text` made safe to put inside a log message template: logtape reads `{name}` as a
+ * placeholder, so an error message or JSON with braces would otherwise lose its content.
+ *
+ * @example
+ * ```ts
+ * import { literal } from "./log.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(literal('bad value {"a":1}'), 'bad value {{"a":1}}');
+ * ```
+ */
+export function literal(text: string): string {
+  return text.replace(/[{}]/g, (brace) => brace + brace);
+}

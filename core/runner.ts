@@ -14,6 +14,7 @@ import {
   PipelineError,
   ShutdownRequested,
 } from "./errors.ts";
+import { literal } from "./log.ts";
 import { retry } from "./retry.ts";
 import {
   type Batch,
@@ -255,7 +256,7 @@ class Run {
     if (!goOn) throw cause;
     const { message } = describeError(cause);
     this.#log.error(
-      `A batch of ${batch.messages.length} record(s) was not written: ${message} ` +
+      `A batch of ${batch.messages.length} record(s) was not written: ${literal(message)} ` +
         "It was handed back to the source; the stream goes on.",
       { error: message, records: batch.messages.length },
     );
@@ -422,7 +423,7 @@ class Run {
         this.#counters.retries++;
         const message = describeError(error).message;
         this.#log.warn(
-          `Could not ${what} (attempt ${attempt} of ${policy.attempts}): ${message} ` +
+          `Could not ${what} (attempt ${attempt} of ${policy.attempts}): ${literal(message)} ` +
             `Retrying in ${delayMs} ms.`,
           { what, attempt, attempts: policy.attempts, error: message, delayMs },
         );

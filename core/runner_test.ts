@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { BatchError, PipelineError, ShutdownRequested } from "./errors.ts";
+import { reset } from "@logtape/logtape";
+import { configureLogging } from "./log.ts";
 import { memoryPipeline, memorySink, memorySource, rejectingTransform } from "./memory.ts";
 import { runPipeline } from "./runner.ts";
 import type { Check, CheckResult, Message } from "./types.ts";
@@ -337,4 +339,26 @@ Deno.test("a stream run stops on a sink error that retrying cannot fix", async (
   const result = await runPipeline(memoryPipeline({ source, sinks: [sink] }), { mode: "stream" });
   assert.equal(result.exitCode, 1);
   assert.deepEqual(source.nacked.map((n) => n.batch), [0]);
+});
+
+Deno.test("runner logs an error message with braces as it is", async () => {
+  const lines: string[] = [];
+  await configureLogging({ format: "json", level: "warning", write: (line) => lines.push(line) });
+  const sink = memorySink({
+    beforeWrite: () => {
+      throw new PipelineError('The server said {"code":"57P01"}.', { transient: true });
+    },
+  });
+  try {
+    await runPipeline(
+      memoryPipeline({ source: memorySource([records(1)]), sinks: [sink] }),
+      { mode: "batch" },
+    );
+  } finally {
+    await reset();
+  }
+  const retried = lines.map((line) => JSON.parse(line)).find((log) =>
+    /^Could not write/.test(log.message)
+  );
+  assert.match(retried.message, /The server said \{"code":"57P01"\}\./);
 });

@@ -395,10 +395,10 @@ export class KafkaSource implements Source {
     this.#changes.notify();
     const positions = byPartition(to);
     this.#log.warn(
-      `A batch was not written; partitions go back to ${
-        JSON.stringify(positions)
-      } to deliver it again.`,
-      { positions },
+      "A batch was not written; partitions go back to {positions} to deliver it again.",
+      {
+        positions,
+      },
     );
   }
 

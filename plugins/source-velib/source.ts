@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { literal } from "../../core/log.ts";
 import { ConnectionError, describeError } from "../../core/errors.ts";
 import { definePlugin } from "../../core/plugin.ts";
 import { sleep } from "../../core/retry.ts";
@@ -210,9 +211,4 @@ class VelibPoller implements VelibSource {
     }
     return this.#ctx;
   }
-}
-
-/** `text` as literal log text: logtape reads `{name}` as a placeholder. */
-function literal(text: string): string {
-  return text.replace(/[{}]/g, (brace) => brace + brace);
 }
