@@ -4,30 +4,13 @@
  *
  * @module
  */
-import { z } from "zod";
-import { defineConfig, definePlugin, memorySource } from "../../mod.ts";
+import { defineConfig } from "../../mod.ts";
 import { kafkaSink, kafkaSource } from "../../plugins/kafka/mod.ts";
 import { postgresSink } from "../../plugins/sink-postgres/mod.ts";
+import { syntheticSource } from "./synthetic.ts";
 
 const topic = Deno.env.get("SMOKE_TOPIC") ?? "smoke";
 const table = Deno.env.get("SMOKE_TABLE") ?? "smoke.events";
-
-/** Synthetic records `{ id, n, label }`, for volume and plumbing tests only. */
-const syntheticSource = definePlugin({
-  kind: "source",
-  name: "synthetic",
-  description: "Yields `count` synthetic records in batches of 250.",
-  config: z.strictObject({ count: z.int().min(0) }),
-  example: { count: 10 },
-  create: ({ count }) =>
-    memorySource(
-      Array.from({ length: Math.ceil(count / 250) }, (_, batch) =>
-        Array.from({ length: Math.min(250, count - batch * 250) }, (_, i) => {
-          const n = batch * 250 + i;
-          return { value: { id: `id-${n}`, n, label: `synthetic record ${n}` } };
-        })),
-    ),
-});
 
 const warehouse = postgresSink({
   url: "postgres://set-by-DATABASE_URL/velib",
@@ -46,7 +29,7 @@ export default defineConfig({
   pipelines: {
     produce: {
       description: "Synthetic records into a 3-partition topic.",
-      source: syntheticSource({ count: Number(Deno.env.get("SMOKE_COUNT") ?? 1000) }),
+      source: syntheticSource({ batches: 4, size: 250 }),
       sinks: [kafka],
       deadLetter: kafka,
     },

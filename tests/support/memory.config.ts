@@ -4,22 +4,8 @@
  * @module
  */
 import { z } from "zod";
-import { defineConfig, definePlugin, memorySink, memorySource, sleep } from "../../mod.ts";
-
-const countingSource = definePlugin({
-  kind: "source",
-  name: "counting",
-  description: "Yields `batches` batches of `size` numbers.",
-  config: z.strictObject({ batches: z.int().min(0), size: z.int().min(1) }),
-  example: { batches: 2, size: 10 },
-  create: ({ batches, size }) =>
-    memorySource(
-      Array.from(
-        { length: batches },
-        (_, b) => Array.from({ length: size }, (_, i) => ({ value: b * size + i })),
-      ),
-    ),
-});
+import { defineConfig, definePlugin, memorySink, sleep } from "../../mod.ts";
+import { syntheticSource } from "./synthetic.ts";
 
 const slowSink = definePlugin({
   kind: "sink",
@@ -46,13 +32,13 @@ export default defineConfig({
   pipelines: {
     quick: {
       description: "Three batches into memory.",
-      source: countingSource({ batches: 3, size: 5 }),
+      source: syntheticSource({ batches: 3, size: 5 }),
       sinks: [quick],
       deadLetter: quick,
     },
     slow: {
       description: "A write that only a signal ends.",
-      source: countingSource({ batches: 1, size: 5 }),
+      source: syntheticSource({ batches: 1, size: 5 }),
       sinks: [slow],
       deadLetter: slow,
     },
