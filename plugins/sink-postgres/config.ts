@@ -64,6 +64,16 @@ export const configSchema = z.strictObject({
   writes: z.array(writeSchema).min(1),
   /** A folder of `NNNN_name.sql` files applied at connect, after the sink's own. */
   migrations: z.string().min(1).optional(),
+  /**
+   * Custom settings (`prefix.name`) the project's migrations can read with
+   * `current_setting('prefix.name', true)`, e.g. a role password taken from the environment.
+   */
+  migrationSettings: z.record(
+    z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, {
+      error: "expected a custom setting name such as velib.analyst_password",
+    }),
+    z.string(),
+  ).default({}),
   /** Connections in the pool. */
   poolSize: z.int().min(1).max(100).default(4),
   /** Longest a statement may run before PostgreSQL cancels it. */

@@ -19,6 +19,7 @@ import {
   MIGRATIONS_TABLE_EXISTS,
   ROLLBACK,
   SELECT_MIGRATION,
+  SET_LOCAL_SETTING,
 } from "./statements.ts";
 
 /** Which set of migrations one belongs to: the sink's own, or the project's folder. */
@@ -55,6 +56,13 @@ export interface MigrateOptions {
    * @default {undefined}
    */
   migrations?: string;
+  /**
+   * Custom settings (`prefix.name`) set for the transaction of each project migration, which
+   * reads them with `current_setting('prefix.name', true)`: how a migration takes a value from
+   * the environment, such as a role's password, without it being written in the file.
+   * @default {{}}
+   */
+  settings?: Record<string, string>;
   /**
    * Where to log each migration applied.
    * @default {getLogger(["pipeline", "migrate"])}
@@ -93,7 +101,11 @@ export async function migrate(options: MigrateOptions): Promise<AppliedMigration
   }
   try {
     const logger = options.logger ?? getLogger(["pipeline", "migrate"]);
-    return await applyMigrations(client, options.migrations, { logger, server });
+    return await applyMigrations(client, options.migrations, {
+      logger,
+      server,
+      settings: options.settings ?? {},
+    });
   } finally {
     await client.end();
   }
@@ -105,6 +117,8 @@ export interface ApplyContext {
   logger: Logger;
   /** Where the server is (`host:port/database`), for messages. */
   server: string;
+  /** Settings for the project's migrations; see {@linkcode MigrateOptions.settings}. */
+  settings: Record<string, string>;
 }
 
 /**
@@ -116,7 +130,11 @@ export interface ApplyContext {
  * ```ts ignore
  * import { applyMigrations } from "./migrate.ts";
  *
- * await applyMigrations(client, "migrations", { logger, server: "db:5432/velib" });
+ * await applyMigrations(client, "migrations", {
+ *   logger,
+ *   server: "db:5432/velib",
+ *   settings: {},
+ * });
  * ```
  */
 export async function applyMigrations(
@@ -130,7 +148,7 @@ export async function applyMigrations(
   ];
   const applied: AppliedMigration[] = [];
   for (const migration of migrations) {
-    if (await applyOne(client, migration, context.server)) {
+    if (await applyOne(client, migration, context)) {
       const { scope, version, name } = migration;
       applied.push({ scope, version, name });
       context.logger.info("Applied migration {path}.", { path: migration.path });
@@ -143,7 +161,7 @@ export async function applyMigrations(
 async function applyOne(
   client: pg.ClientBase,
   migration: Migration,
-  server: string,
+  { server, settings }: ApplyContext,
 ): Promise<boolean> {
   await client.query(BEGIN.text);
   try {
@@ -159,6 +177,11 @@ async function applyOne(
       if (rows[0].checksum !== migration.checksum) throw edited(migration);
       await client.query(ROLLBACK.text);
       return false;
+    }
+    if (migration.scope === "app") {
+      for (const [name, value] of Object.entries(settings)) {
+        await client.query(SET_LOCAL_SETTING.text, [name, value]);
+      }
     }
     await runScript(client, migration, server);
     await client.query(INSERT_MIGRATION.text, [

@@ -98,7 +98,11 @@ export class PostgresSink implements Sink {
       } catch (error) {
         throw connectFailure(error, this.#server);
       }
-      await applyMigrations(client, this.#config.migrations, { logger, server: this.#server });
+      await applyMigrations(client, this.#config.migrations, {
+        logger,
+        server: this.#server,
+        settings: this.#config.migrationSettings,
+      });
       return await describeTargets(client, this.#config.writes);
     } catch (error) {
       failed = true;

@@ -43,6 +43,9 @@ export const MIGRATIONS_TABLE_EXISTS: Sql = sql`
 export const SELECT_MIGRATION: Sql = sql`
   SELECT name, checksum FROM pipeline.schema_migrations WHERE scope = $1 AND version = $2`;
 
+/** Sets a custom setting until the transaction ends. `$1` its name, `$2` its value. */
+export const SET_LOCAL_SETTING: Sql = sql`SELECT set_config($1, $2, true)`;
+
 /** Records an applied migration. `$1` scope, `$2` version, `$3` name, `$4` checksum. */
 export const INSERT_MIGRATION: Sql = sql`
   INSERT INTO pipeline.schema_migrations (scope, version, name, checksum, applied_at)
