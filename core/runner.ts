@@ -50,6 +50,26 @@ export interface RunOptions {
    * @default {1000}
    */
   progressIntervalMs?: number;
+  /**
+   * Which parts of a `batch` run to do, so that a scheduler can run each as a task of its own:
+   * the loading, the steps named (all by default), the checks. What is left out is not even
+   * connected.
+   * @default {{ load: true, checks: true }}
+   */
+  parts?: RunParts;
+}
+
+/** The parts of a batch run; see {@linkcode RunOptions.parts}. */
+export interface RunParts {
+  /** Read the source and write the sinks. */
+  load: boolean;
+  /**
+   * The steps to run after loading, by name, in the pipeline's order.
+   * @default {every step}
+   */
+  steps?: string[];
+  /** Run the checks, after the steps. */
+  checks: boolean;
 }
 
 /** Exit codes, as documented in the README. */
@@ -98,10 +118,17 @@ class Run {
   readonly #connected: Lifecycle[] = [];
   readonly #startedAt = new Date();
   readonly #start = performance.now();
+  readonly #load: boolean;
+  readonly #stepsToRun: Pipeline["steps"];
+  readonly #checksToRun: Pipeline["checks"];
 
   constructor(pipeline: Pipeline, options: RunOptions) {
     this.#pipeline = pipeline;
     this.#options = options;
+    const parts = options.parts ?? { load: true, checks: true };
+    this.#load = parts.load;
+    this.#stepsToRun = pipeline.steps.filter((step) => parts.steps?.includes(step.name) ?? true);
+    this.#checksToRun = parts.checks ? pipeline.checks : [];
     this.#log = getLogger(["pipeline", pipeline.name]);
   }
 
@@ -118,7 +145,7 @@ class Run {
     this.#log.info(`Running ${name} in ${mode} mode.`, { pipeline: name, mode });
     try {
       await this.#connectAll();
-      const drained = await this.#pump();
+      const drained = !this.#load || await this.#pump();
       if (!drained) reason = "signal";
       else if (this.#options.mode === "batch") reason = await this.#postLoad();
     } catch (error) {
@@ -147,14 +174,16 @@ class Run {
     const p = this.#pipeline;
     const base = { pipeline: p.name, mode: this.#options.mode, signal: this.#stop.signal };
     const others: Named<Lifecycle>[] = [
-      ...p.sinks,
-      p.deadLetter,
-      ...p.transforms,
-      ...p.steps,
-      ...p.checks,
+      ...this.#load ? [...p.sinks, p.deadLetter, ...p.transforms] : [],
+      ...this.#stepsToRun,
+      ...this.#checksToRun,
     ];
     for (const named of unique(others)) {
       await this.#connect(named, (logger) => named.component.connect?.({ ...base, logger }));
+    }
+    if (!this.#load) {
+      this.#timings.connect = performance.now() - started;
+      return;
     }
     const cursorStore = p.sinks.find((sink) => sink.component.loadCursors)?.component;
     const loadCursors = (): Promise<Cursor[]> =>
@@ -393,7 +422,7 @@ class Run {
   async #postLoad(): Promise<ExitReason> {
     const started = performance.now();
     const signal = this.#stop.signal;
-    for (const { name, component } of this.#pipeline.steps) {
+    for (const { name, component } of this.#stepsToRun) {
       const stepStarted = performance.now();
       const result = await this.#retry(
         `step ${name}`,
@@ -406,7 +435,7 @@ class Run {
         ...result,
       });
     }
-    for (const { component } of this.#pipeline.checks) {
+    for (const { component } of this.#checksToRun) {
       this.#checks.push(await component.run(signal));
     }
     this.#timings.postLoad = performance.now() - started;

@@ -4,7 +4,7 @@ import { reset } from "@logtape/logtape";
 import { configureLogging } from "./log.ts";
 import { memoryPipeline, memorySink, memorySource, rejectingTransform } from "./memory.ts";
 import { runPipeline } from "./runner.ts";
-import type { Check, CheckResult, Message } from "./types.ts";
+import { type Check, type CheckResult, END_OF_INPUT, type Message, type Source } from "./types.ts";
 
 const records = (...values: number[]): Message<number>[] => values.map((value) => ({ value }));
 
@@ -233,6 +233,45 @@ Deno.test("runner runs steps and then checks after a drained batch run", async (
   assert.equal(result.exitCode, 0);
   assert.equal(result.steps[0].rows, 7);
   assert.equal(result.checks.length, 2);
+});
+
+Deno.test("runner with parts.load false runs only the named step and never connects the source", async () => {
+  let connected = false;
+  const source: Source = {
+    connect: () => (connected = true, Promise.resolve()),
+    read: () => Promise.resolve(END_OF_INPUT),
+  };
+  const ran: string[] = [];
+  const step = (name: string) => ({ run: () => (ran.push(name), Promise.resolve({ rows: 1 })) });
+  const result = await runPipeline(
+    memoryPipeline({
+      source,
+      sinks: [memorySink()],
+      steps: { "refresh-hourly": step("hourly"), "refresh-daily": step("daily") },
+    }),
+    { mode: "batch", parts: { load: false, steps: ["refresh-daily"], checks: false } },
+  );
+  assert.equal(result.exitCode, 0);
+  assert.deepEqual(ran, ["daily"]);
+  assert.equal(result.counters.read, 0);
+  assert.equal(connected, false);
+});
+
+Deno.test("runner with parts.steps empty and checks false loads and runs nothing after", async () => {
+  const ran: string[] = [];
+  const sink = memorySink();
+  const result = await runPipeline(
+    memoryPipeline({
+      source: memorySource([records(1, 2)]),
+      sinks: [sink],
+      steps: { "refresh-hourly": { run: () => (ran.push("step"), Promise.resolve({ rows: 1 })) } },
+    }),
+    { mode: "batch", parts: { load: true, steps: [], checks: false } },
+  );
+  assert.equal(result.exitCode, 0);
+  assert.equal(sink.written.length, 2);
+  assert.deepEqual(ran, []);
+  assert.deepEqual(result.steps, []);
 });
 
 Deno.test("runner exits 3 when an error-severity check fails", async () => {

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import type pg from "pg";
 import { PipelineError } from "../../core/errors.ts";
 import type { WriteTarget } from "./config.ts";
+import type { Queryable } from "./database.ts";
 import { identifier } from "./sql.ts";
 import { HAS_UNIQUE_INDEX, SELECT_COLUMNS } from "./statements.ts";
 
@@ -36,7 +36,7 @@ const MIGRATION_HINT = "Create or alter the table in a migration of the `migrati
  * ```
  */
 export async function describeTargets(
-  client: pg.ClientBase,
+  client: Queryable,
   writes: WriteTarget[],
 ): Promise<Target[]> {
   const targets: Target[] = [];

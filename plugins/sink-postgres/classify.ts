@@ -9,23 +9,6 @@ import { ConnectionError, PipelineError } from "../../core/errors.ts";
 const CONNECT_HINT = "Check that PostgreSQL is running and DATABASE_URL points at it.";
 
 /**
- * Where a URL points, for messages and logs: `host:port/database`, never the credentials.
- *
- * @example
- * ```ts
- * import { serverOf } from "./classify.ts";
- * import assert from "node:assert/strict";
- *
- * assert.equal(serverOf("postgres://app:s3cret@db:6432/velib"), "db:6432/velib");
- * assert.equal(serverOf("postgresql://db/velib"), "db:5432/velib");
- * ```
- */
-export function serverOf(url: string): string {
-  const { hostname, port, pathname } = new URL(url);
-  return `${hostname}:${port || "5432"}${decodeURIComponent(pathname)}`;
-}
-
-/**
  * The SQLSTATE the server sent with an error, or `undefined` for an error of the driver or the
  * network (which have no SQLSTATE; their `code` is an errno name such as `ECONNREFUSED`).
  *
@@ -105,7 +88,7 @@ const messageOf = (error: unknown): string =>
   error instanceof Error ? error.message : String(error);
 
 /**
- * The error for a failed attempt to reach the server at `server` (see {@linkcode serverOf}):
+ * The error for a failed attempt to reach the server at `server` (see `serverOf` in database.ts):
  * a transient {@linkcode ConnectionError}, unless the server answered that the credentials or
  * the database are wrong, which retrying cannot fix.
  *

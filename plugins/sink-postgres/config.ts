@@ -4,17 +4,19 @@
  * @module
  */
 import { z } from "zod";
+import { isEmbedded } from "./database.ts";
 import { IDENTIFIER_PATTERN, TABLE_PATTERN } from "./sql.ts";
 
 const isPostgresUrl = (text: string): boolean => {
+  if (isEmbedded(text)) return text.length > "pglite:".length;
   if (!URL.canParse(text)) return false;
   const url = new URL(text);
   return (url.protocol === "postgres:" || url.protocol === "postgresql:") && url.hostname !== "";
 };
 
 /**
- * A `postgres:` or `postgresql:` URL with a host. Its message never echoes the value, which may
- * hold a password.
+ * A `postgres:` or `postgresql:` URL with a host, or `pglite:<folder>` for the embedded database.
+ * Its message never echoes the value, which may hold a password.
  *
  * @example
  * ```ts
@@ -22,11 +24,13 @@ const isPostgresUrl = (text: string): boolean => {
  * import assert from "node:assert/strict";
  *
  * assert.equal(postgresUrl.safeParse("postgres://app:pw@db:5432/velib").success, true);
+ * assert.equal(postgresUrl.safeParse("pglite:.data/warehouse").success, true);
  * assert.equal(postgresUrl.safeParse("mysql://app:pw@db/velib").success, false);
  * ```
  */
 export const postgresUrl: z.ZodString = z.string().refine(isPostgresUrl, {
-  error: "expected a URL such as postgres://user:password@host:5432/database",
+  error: "expected a URL such as postgres://user:password@host:5432/database, or " +
+    "pglite:<folder> for the embedded database",
 });
 
 /** How long to wait for a connection unless `connectTimeoutMs` says otherwise. */
@@ -56,13 +60,14 @@ export const writeSchema = z.strictObject({
   path: ["newerThan"],
 });
 
-/** The config of `postgresSink`. */
-export const configSchema = z.strictObject({
-  /** PostgreSQL connection URL; overridden by `DATABASE_URL`. */
+/** Where the database is and how to prepare it: shared by the sink and the step. */
+export const connectionSchema = z.strictObject({
+  /**
+   * PostgreSQL connection URL, or `pglite:<folder>` for an embedded database kept in that
+   * folder; overridden by `DATABASE_URL`.
+   */
   url: postgresUrl,
-  /** The tables each record is written to, in order, in one transaction per batch. */
-  writes: z.array(writeSchema).min(1),
-  /** A folder of `NNNN_name.sql` files applied at connect, after the sink's own. */
+  /** A folder of `NNNN_name.sql` files applied at connect, after the plugin's own. */
   migrations: z.string().min(1).optional(),
   /**
    * Custom settings (`prefix.name`) the project's migrations can read with
@@ -74,12 +79,21 @@ export const configSchema = z.strictObject({
     }),
     z.string(),
   ).default({}),
-  /** Connections in the pool. */
-  poolSize: z.int().min(1).max(100).default(4),
   /** Longest a statement may run before PostgreSQL cancels it. */
   statementTimeoutMs: z.int().min(1).default(60_000),
   /** Longest to wait for a connection. */
   connectTimeoutMs: z.int().min(1).default(CONNECT_TIMEOUT_MS),
+});
+
+/** A validated connection config, defaults applied. */
+export type ConnectionConfig = z.output<typeof connectionSchema>;
+
+/** The config of `postgresSink`. */
+export const configSchema = connectionSchema.extend({
+  /** The tables each record is written to, in order, in one transaction per batch. */
+  writes: z.array(writeSchema).min(1),
+  /** Connections in the pool. */
+  poolSize: z.int().min(1).max(100).default(4),
 });
 
 /** A validated config, defaults applied. */
@@ -111,4 +125,40 @@ export const example: z.input<typeof configSchema> = {
     },
   ],
   migrations: "migrations",
+};
+
+const argument = z.union([z.string(), z.number(), z.boolean()]);
+
+/** The config of `postgresStep`. */
+export const stepConfigSchema = connectionSchema.extend({
+  /** The function to call, as `schema.function`; it returns the number of rows it touched. */
+  call: z.string().regex(TABLE_PATTERN, {
+    error: "expected schema.function in lowercase letters, digits and _",
+  }),
+  /** Its arguments, passed by name as parameters. */
+  args: z.record(
+    z.string().regex(IDENTIFIER_PATTERN, { error: "expected a lowercase argument name" }),
+    argument,
+  ).default({}),
+});
+
+/** A validated `postgresStep` config, defaults applied. */
+export type PostgresStepConfig = z.output<typeof stepConfigSchema>;
+
+/**
+ * A complete step config: the hourly statistics refreshed for the buckets loaded since.
+ *
+ * @example
+ * ```ts
+ * import { stepConfigSchema, stepExample } from "./config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(stepConfigSchema.parse(stepExample).args.time_zone, "Europe/Paris");
+ * ```
+ */
+export const stepExample: z.input<typeof stepConfigSchema> = {
+  url: "postgres://pipeline:secret@127.0.0.1:5432/velib",
+  migrations: "migrations",
+  call: "mart.refresh_hourly_stats",
+  args: { time_zone: "Europe/Paris" },
 };

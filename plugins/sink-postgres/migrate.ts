@@ -1,16 +1,15 @@
 /**
- * Versioned SQL migrations: the sink's own (scope `pipeline`), then the project's (scope
+ * Versioned SQL migrations: the plugin's own (scope `pipeline`), then the project's (scope
  * `app`), each applied once, in its own transaction, and recorded with a checksum.
  *
  * @module
  */
-import { getLogger, type Logger } from "@logtape/logtape";
+import type { Logger } from "@logtape/logtape";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import pg from "pg";
 import { PipelineError } from "../../core/errors.ts";
-import { connectFailure, isTransientError, serverOf, statementFailure } from "./classify.ts";
-import { CONNECT_TIMEOUT_MS, postgresUrl } from "./config.ts";
+import { isTransientError, statementFailure } from "./classify.ts";
+import type { Queryable } from "./database.ts";
 import {
   BEGIN,
   COMMIT,
@@ -47,77 +46,13 @@ interface Migration extends AppliedMigration {
 const OWN_MIGRATIONS = fileURLToPath(new URL("./migrations", import.meta.url));
 const FILE_NAME = /^(\d{4})_([a-z0-9_]+)\.sql$/;
 
-/** Options of {@linkcode migrate}. */
-export interface MigrateOptions {
-  /** PostgreSQL connection URL. */
-  url: string;
-  /**
-   * A folder of `NNNN_name.sql` files, applied after the sink's own.
-   * @default {undefined}
-   */
-  migrations?: string;
-  /**
-   * Custom settings (`prefix.name`) set for the transaction of each project migration, which
-   * reads them with `current_setting('prefix.name', true)`: how a migration takes a value from
-   * the environment, such as a role's password, without it being written in the file.
-   * @default {{}}
-   */
-  settings?: Record<string, string>;
-  /**
-   * Where to log each migration applied.
-   * @default {getLogger(["pipeline", "migrate"])}
-   */
-  logger?: Logger;
-}
-
-/**
- * Applies the migrations that are not applied yet, for a `migrate` command: connects, migrates,
- * disconnects. The sink's `connect()` does the same with its own connection.
- *
- * @example
- * ```ts ignore
- * import { migrate } from "./migrate.ts";
- *
- * const applied = await migrate({ url: Deno.env.get("DATABASE_URL")!, migrations: "migrations" });
- * console.log(applied.map((m) => `${m.scope}/${m.name}`));
- * ```
- */
-export async function migrate(options: MigrateOptions): Promise<AppliedMigration[]> {
-  if (!postgresUrl.safeParse(options.url).success) {
-    throw new PipelineError("The database URL is not a postgres:// or postgresql:// URL.", {
-      hint: "Set DATABASE_URL to postgres://user:password@host:5432/database.",
-    });
-  }
-  const server = serverOf(options.url);
-  const client = new pg.Client({
-    connectionString: options.url,
-    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-  });
-  client.on("error", () => {}); // the failing statement reports it
-  try {
-    await client.connect();
-  } catch (error) {
-    throw connectFailure(error, server);
-  }
-  try {
-    const logger = options.logger ?? getLogger(["pipeline", "migrate"]);
-    return await applyMigrations(client, options.migrations, {
-      logger,
-      server,
-      settings: options.settings ?? {},
-    });
-  } finally {
-    await client.end();
-  }
-}
-
 /** What {@linkcode applyMigrations} needs besides the client. */
 export interface ApplyContext {
   /** Logs each migration applied. */
   logger: Logger;
   /** Where the server is (`host:port/database`), for messages. */
   server: string;
-  /** Settings for the project's migrations; see {@linkcode MigrateOptions.settings}. */
+  /** Custom settings set for each project migration's transaction. */
   settings: Record<string, string>;
 }
 
@@ -138,7 +73,7 @@ export interface ApplyContext {
  * ```
  */
 export async function applyMigrations(
-  client: pg.ClientBase,
+  client: Queryable,
   folder: string | undefined,
   context: ApplyContext,
 ): Promise<AppliedMigration[]> {
@@ -159,7 +94,7 @@ export async function applyMigrations(
 
 /** Applies one migration unless it is applied already; says whether it applied it. */
 async function applyOne(
-  client: pg.ClientBase,
+  client: Queryable,
   migration: Migration,
   { server, settings }: ApplyContext,
 ): Promise<boolean> {
@@ -199,9 +134,9 @@ async function applyOne(
   }
 }
 
-async function runScript(client: pg.ClientBase, migration: Migration, server: string) {
+async function runScript(client: Queryable, migration: Migration, server: string) {
   try {
-    await client.query(migration.script);
+    await client.exec(migration.script);
   } catch (error) {
     if (isTransientError(error)) throw error;
     throw new PipelineError(

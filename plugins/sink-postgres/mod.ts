@@ -13,11 +13,7 @@
  *
  * @module
  */
-export { postgresSink } from "./plugin.ts";
-export {
-  type AppliedMigration,
-  migrate,
-  type MigrateOptions,
-  type MigrationScope,
-} from "./migrate.ts";
-export type { PostgresSinkConfig } from "./config.ts";
+export { postgresSink, postgresStep } from "./plugin.ts";
+export { migrate, type MigrateOptions } from "./connect.ts";
+export type { AppliedMigration, MigrationScope } from "./migrate.ts";
+export type { PostgresSinkConfig, PostgresStepConfig } from "./config.ts";

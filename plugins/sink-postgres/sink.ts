@@ -4,16 +4,16 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
-import pg from "pg";
+import { getLogger } from "@logtape/logtape";
 import { PipelineError } from "../../core/errors.ts";
 import { redact } from "../../core/redact.ts";
 import type { ComponentContext, Cursor, Sink, SinkBatch } from "../../core/types.ts";
-import { describeTargets, type Target } from "./catalog.ts";
-import { connectFailure, serverOf, statementFailure } from "./classify.ts";
+import { describeTargets } from "./catalog.ts";
+import { connectFailure, statementFailure } from "./classify.ts";
 import type { PostgresSinkConfig } from "./config.ts";
-import { applyMigrations } from "./migrate.ts";
-import { SELECT_ONE, SELECT_POSITIONS, SELECT_VERSION } from "./statements.ts";
+import { connectDatabase } from "./connect.ts";
+import { openDatabase, serverOf } from "./database.ts";
+import { SELECT_POSITIONS, SELECT_VERSION } from "./statements.ts";
 import { writeBatch, type WritePlan } from "./write.ts";
 
 /**
@@ -53,64 +53,24 @@ export class PostgresSink implements Sink {
    * tables' columns. Tries once: the runner retries a transient failure.
    */
   async connect(ctx: ComponentContext): Promise<void> {
-    const config = this.#config;
-    const pool = new pg.Pool({
-      connectionString: config.url,
-      max: config.poolSize,
-      connectionTimeoutMillis: config.connectTimeoutMs,
-      statement_timeout: config.statementTimeoutMs,
-      application_name: `pipeline ${ctx.pipeline}`.slice(0, 63),
-    });
-    // An idle connection can fail (a server restart); without a listener that would crash.
-    pool.on("error", (error) => {
-      ctx.logger.warn("An idle PostgreSQL connection failed: {error}", {
-        error: redact(error.message),
-      });
+    const { db } = await connectDatabase(this.#config, {
+      logger: ctx.logger,
+      applicationName: `pipeline ${ctx.pipeline}`,
+      poolSize: this.#config.poolSize,
     });
     try {
-      const targets = await this.#prepare(pool, ctx.logger);
-      this.#plan = { pool, pipeline: ctx.pipeline, server: this.#server, targets };
+      const targets = await describeTargets(db, this.#config.writes).catch((error) => {
+        throw statementFailure(error, "Reading the target tables", this.#server);
+      });
+      this.#plan = { db, pipeline: ctx.pipeline, targets };
     } catch (error) {
-      await pool.end();
+      await db.end();
       throw error;
     }
     ctx.logger.info("Connected to {url}; writing to {tables}.", {
-      url: redact(config.url),
-      tables: config.writes.map((write) => write.table).join(", "),
+      url: redact(this.#config.url),
+      tables: this.#config.writes.map((write) => write.table).join(", "),
     });
-  }
-
-  /** Checks the server answers, migrates, and reads the target tables, on one connection. */
-  async #prepare(pool: pg.Pool, logger: Logger): Promise<Target[]> {
-    let client: pg.PoolClient;
-    try {
-      client = await pool.connect();
-    } catch (error) {
-      throw connectFailure(error, this.#server);
-    }
-    let failed = false;
-    // A checked-out client reports its connection dying as an event too; unheard, it would crash.
-    const onError = () => void (failed = true);
-    client.on("error", onError);
-    try {
-      try {
-        await client.query(SELECT_ONE.text);
-      } catch (error) {
-        throw connectFailure(error, this.#server);
-      }
-      await applyMigrations(client, this.#config.migrations, {
-        logger,
-        server: this.#server,
-        settings: this.#config.migrationSettings,
-      });
-      return await describeTargets(client, this.#config.writes);
-    } catch (error) {
-      failed = true;
-      throw statementFailure(error, "Reading the target tables", this.#server);
-    } finally {
-      client.off("error", onError);
-      client.release(failed);
-    }
   }
 
   /** Writes the batch in one transaction; see `writeBatch` for what it throws. */
@@ -120,9 +80,9 @@ export class PostgresSink implements Sink {
 
   /** The positions this pipeline's batches brought each stream partition to. */
   async loadCursors(): Promise<Cursor[]> {
-    const { pool, pipeline } = this.#connected();
+    const { db, pipeline } = this.#connected();
     try {
-      const { rows } = await pool.query<Cursor>(SELECT_POSITIONS.text, [pipeline]);
+      const { rows } = await db.query<Cursor>(SELECT_POSITIONS.text, [pipeline]);
       return rows.map(({ stream, partition, offset }) => ({ stream, partition, offset }));
     } catch (error) {
       throw statementFailure(error, "Reading the stored positions", this.#server);
@@ -135,15 +95,19 @@ export class PostgresSink implements Sink {
    */
   async health(signal: AbortSignal): Promise<string> {
     signal.throwIfAborted();
-    const client = new pg.Client({
-      connectionString: this.#config.url,
-      connectionTimeoutMillis: this.#config.connectTimeoutMs,
-    });
-    client.on("error", () => {}); // the query's own failure reports it
     const ask = (async () => {
-      await client.connect();
-      const { rows } = await client.query<{ version: string }>(SELECT_VERSION.text);
-      return rows[0].version;
+      const db = await openDatabase({
+        ...this.#config,
+        poolSize: 1,
+        applicationName: "pipeline health",
+        logger: getLogger(["pipeline", "health"]),
+      });
+      try {
+        const { rows } = await db.query<{ version: string }>(SELECT_VERSION.text);
+        return rows[0].version;
+      } finally {
+        await db.end();
+      }
     })();
     ask.catch(() => {}); // once aborted, its failure is of no interest
     const aborted = Promise.withResolvers<never>();
@@ -156,10 +120,8 @@ export class PostgresSink implements Sink {
       if (signal.aborted) throw signal.reason;
       throw connectFailure(error, this.#server);
     } finally {
+      // Once aborted, the attempt may hang: it ends in the background.
       signal.removeEventListener("abort", onAbort);
-      // Once aborted, the attempt may hang: it is ended in the background.
-      const ending = client.end().catch(() => {});
-      if (!signal.aborted) await ending;
     }
   }
 
@@ -167,7 +129,7 @@ export class PostgresSink implements Sink {
   async close(): Promise<void> {
     const plan = this.#plan;
     this.#plan = undefined;
-    await plan?.pool.end();
+    await plan?.db.end();
   }
 
   #connected(): WritePlan {

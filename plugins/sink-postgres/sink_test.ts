@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ConnectionError, PipelineError } from "../../core/errors.ts";
-import { serverOf } from "./classify.ts";
+import { serverOf } from "./database.ts";
 import { configSchema } from "./config.ts";
 import { PostgresSink } from "./sink.ts";
 import { contextFor, databaseUrl, scratch } from "./testing.ts";

@@ -83,3 +83,22 @@ export function identifier(name: string): Sql {
 export function list(fragments: Sql[]): Sql {
   return fragment(fragments.map((part) => part.text).join(", "));
 }
+
+/**
+ * The placeholder of the `position`th parameter (from 1), for statements whose parameter
+ * count depends on the config.
+ *
+ * @example
+ * ```ts
+ * import { placeholder } from "./sql.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(placeholder(2).text, "$2");
+ * ```
+ */
+export function placeholder(position: number): Sql {
+  if (!Number.isInteger(position) || position < 1) {
+    throw new TypeError(`Not a parameter position: ${position}.`);
+  }
+  return fragment(`$${position}`);
+}

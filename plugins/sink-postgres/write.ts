@@ -5,11 +5,11 @@
  *
  * @module
  */
-import type pg from "pg";
 import { BatchError, PipelineError } from "../../core/errors.ts";
 import type { Cursor, Message, Reject, SinkBatch } from "../../core/types.ts";
 import type { Target } from "./catalog.ts";
-import { connectFailure, isBrokenConnection, isRecordError, statementFailure } from "./classify.ts";
+import { isBrokenConnection, isRecordError, statementFailure } from "./classify.ts";
+import type { Database, Queryable, Session } from "./database.ts";
 import {
   BEGIN,
   COMMIT,
@@ -25,14 +25,12 @@ import {
 
 /** Where and for whom a batch is written. */
 export interface WritePlan {
-  /** The connections. */
-  pool: pg.Pool;
+  /** The database. */
+  db: Database;
   /** The pipeline's name: positions and dead letters are kept per pipeline. */
   pipeline: string;
   /** The tables every record goes to, in order. */
   targets: Target[];
-  /** Where the server is (`host:port/database`), for messages. */
-  server: string;
 }
 
 /**
@@ -46,7 +44,7 @@ export interface WritePlan {
  * ```ts ignore
  * import { writeBatch } from "./write.ts";
  *
- * await writeBatch({ pool, pipeline: "load", targets, server }, {
+ * await writeBatch({ db, pipeline: "load", targets }, {
  *   messages: [{ value: { station_code: "16107", bikes: 3 } }],
  *   rejects: [],
  *   cursors: [{ stream: "velib", partition: 0, offset: "42" }],
@@ -62,16 +60,8 @@ export async function writeBatch(
   const encoded = encodeRecords(batch.messages, plan.targets);
   if (encoded instanceof BatchError) throw encoded;
   if (batch.messages.length + batch.rejects.length + batch.cursors.length === 0) return;
-  let client: pg.PoolClient;
-  try {
-    client = await plan.pool.connect();
-  } catch (error) {
-    throw connectFailure(error, plan.server);
-  }
+  const client: Session = await plan.db.session();
   let broken: unknown;
-  // A checked-out client reports its connection dying as an event too; unheard, it would crash.
-  const onError = (error: Error) => void (broken ??= error);
-  client.on("error", onError);
   const records = new RecordWriter(client, encoded, signal);
   try {
     await client.query(BEGIN.text);
@@ -96,7 +86,7 @@ export async function writeBatch(
     const cause = unwrap(error);
     if (broken !== undefined || !(error instanceof RecordsFailed) || !isRecordError(cause)) {
       if (isBrokenConnection(cause)) broken ??= cause;
-      throw statementFailure(cause, "Writing a batch", plan.server);
+      throw statementFailure(cause, "Writing a batch", plan.db.server);
     }
     let poison: BatchError | undefined;
     try {
@@ -104,11 +94,11 @@ export async function writeBatch(
     } catch (bisecting) {
       if (signal.aborted) throw signal.reason;
       if (isBrokenConnection(unwrap(bisecting))) broken ??= bisecting;
-      throw statementFailure(unwrap(bisecting), "Finding the records at fault", plan.server);
+      throw statementFailure(unwrap(bisecting), "Finding the records at fault", plan.db.server);
     }
     // No record fails on its own: the batch clashed with a concurrent write, which may be gone.
     throw poison ?? new PipelineError(
-      `Writing a batch failed on PostgreSQL at ${plan.server}: ${
+      `Writing a batch failed on PostgreSQL at ${plan.db.server}: ${
         (cause as Error).message
       }; no single record fails on its own.`,
       {
@@ -118,9 +108,8 @@ export async function writeBatch(
       },
     );
   } finally {
-    client.off("error", onError);
     // A connection that failed is destroyed rather than handed to the next batch.
-    client.release(broken === undefined ? undefined : true);
+    client.release(broken !== undefined);
   }
 }
 
@@ -178,11 +167,11 @@ function encodeRecords(messages: Message[], targets: Target[]): EncodedRecords |
 
 /** Writes a batch's records, or some of them, inside the transaction of `client`. */
 class RecordWriter {
-  readonly #client: pg.ClientBase;
+  readonly #client: Queryable;
   readonly #encoded: EncodedRecords;
   readonly #signal: AbortSignal;
 
-  constructor(client: pg.ClientBase, encoded: EncodedRecords, signal: AbortSignal) {
+  constructor(client: Queryable, encoded: EncodedRecords, signal: AbortSignal) {
     this.#client = client;
     this.#encoded = encoded;
     this.#signal = signal;
