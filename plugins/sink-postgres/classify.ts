@@ -45,9 +45,9 @@ export function isBrokenConnection(error: unknown): boolean {
 }
 
 /**
- * Whether `error` is about the data of a record (SQLSTATE class 22, data exception, or 23,
- * integrity constraint violation), so that finding the record and setting it aside can let the
- * rest of the batch through.
+ * Whether `error` is about the data of a record (SQLSTATE class 22, data exception, 23,
+ * integrity constraint violation, or 54000, a value too large for an index entry), so that
+ * finding the record and setting it aside can let the rest of the batch through.
  *
  * @example
  * ```ts
@@ -55,12 +55,14 @@ export function isBrokenConnection(error: unknown): boolean {
  * import assert from "node:assert/strict";
  *
  * assert.equal(isRecordError(Object.assign(new Error("too long"), { code: "22001" })), true);
+ * assert.equal(isRecordError(Object.assign(new Error("index row"), { code: "54000" })), true);
  * assert.equal(isRecordError(Object.assign(new Error("deadlock"), { code: "40P01" })), false);
  * ```
  */
 export function isRecordError(error: unknown): boolean {
   const state = sqlState(error);
-  return state !== undefined && (state.startsWith("22") || state.startsWith("23"));
+  return state !== undefined &&
+    (state.startsWith("22") || state.startsWith("23") || state === "54000");
 }
 
 /**

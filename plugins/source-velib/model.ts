@@ -46,8 +46,11 @@ const count = z.int().nonnegative();
 export const stationSnapshotSchema = z.strictObject({
   /** Raised when a field changes meaning, so consumers can tell versions apart. */
   schema_version: z.literal(1),
-  /** The operator's code. Not always numeric (`11031_relais`); codes reach 12 characters. */
-  station_code: z.string().min(1),
+  /**
+   * The operator's code. Not always numeric (`11031_relais`); codes reach 12 characters. The
+   * bound keeps a hostile value out of the warehouse's unique index, whose entries are limited.
+   */
+  station_code: z.string().min(1).max(64),
   /** The station's name as the operator writes it; names are not unique. */
   station_name: z.string(),
   /** Bikes that can be rented now, of both kinds. */
