@@ -1,0 +1,19 @@
+-- Top 10 saturated stations: those that had no free dock for longest over the latest ranking
+-- window (mart.station_ranking, latest computation; by default the last 24 hours of data).
+-- Minutes come from the spacing of snapshots (see mart.compute_station_ranking). Stations
+-- never saturated are left out; tied stations share a rank and are listed by station_code.
+-- Its columns are read by the CLI's summary: keep them stable.
+SELECT
+  r.rank_saturation AS rank,
+  r.station_code,
+  r.station_name,
+  r.minutes_saturated,
+  r.snapshot_count,
+  r.avg_occupancy_rate,
+  r.window_start,
+  r.window_end
+FROM mart.station_ranking AS r
+WHERE r.computed_at = (SELECT max(computed_at) FROM mart.station_ranking)
+  AND r.minutes_saturated > 0
+ORDER BY r.rank_saturation, r.station_code
+LIMIT 10;
