@@ -132,6 +132,12 @@ export interface Lifecycle<C extends ComponentContext = ComponentContext> {
    * bounded by `signal`. Returns a one-line description of what answered.
    */
   health?(signal: AbortSignal): Promise<string>;
+  /**
+   * Creates or upgrades what the component keeps its data in (tables, by migrations) and
+   * returns what it applied, e.g. `["app/0001_raw.sql"]`. `connect` does the same; the
+   * `migrate` command calls only this.
+   */
+  migrate?(ctx: ComponentContext): Promise<string[]>;
 }
 
 /** Reads batches of records. */

@@ -129,17 +129,28 @@ export const example: z.input<typeof configSchema> = {
 
 const argument = z.union([z.string(), z.number(), z.boolean()]);
 
-/** The config of `postgresStep`. */
+/** The config of `postgresStep`: a function to `call`, or a `query` to report. */
 export const stepConfigSchema = connectionSchema.extend({
   /** The function to call, as `schema.function`; it returns the number of rows it touched. */
   call: z.string().regex(TABLE_PATTERN, {
     error: "expected schema.function in lowercase letters, digits and _",
-  }),
-  /** Its arguments, passed by name as parameters. */
+  }).optional(),
+  /** The function's arguments, passed by name as parameters. */
   args: z.record(
     z.string().regex(IDENTIFIER_PATTERN, { error: "expected a lowercase argument name" }),
     argument,
   ).default({}),
+  /**
+   * A `.sql` file holding one read-only query, without parameters; its rows are the step's
+   * result (`details.rows`), e.g. a report for the run summary.
+   */
+  query: z.string().endsWith(".sql", { error: "expected the path of a .sql file" }).optional(),
+}).refine((step) => (step.call === undefined) !== (step.query === undefined), {
+  error: "set either call (a function) or query (a .sql file)",
+  path: ["call"],
+}).refine((step) => step.query === undefined || Object.keys(step.args).length === 0, {
+  error: "args go with call; a query takes no parameters",
+  path: ["args"],
 });
 
 /** A validated `postgresStep` config, defaults applied. */

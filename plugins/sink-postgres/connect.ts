@@ -129,3 +129,24 @@ export async function migrate(options: MigrateOptions): Promise<AppliedMigration
   await db.end();
   return applied;
 }
+
+/**
+ * What a component's `migrate()` does: {@linkcode migrate} with the component's config, and
+ * the names of what it applied as `scope/file`.
+ *
+ * @example
+ * ```ts ignore
+ * import { migrateFor } from "./connect.ts";
+ *
+ * const applied = await migrateFor(config, logger); // ["app/0001_raw.sql"]
+ * ```
+ */
+export async function migrateFor(config: ConnectionConfig, logger: Logger): Promise<string[]> {
+  const applied = await migrate({
+    url: config.url,
+    migrations: config.migrations,
+    settings: config.migrationSettings,
+    logger,
+  });
+  return applied.map((migration) => `${migration.scope}/${migration.name}`);
+}

@@ -11,7 +11,7 @@ import type { ComponentContext, Cursor, Sink, SinkBatch } from "../../core/types
 import { describeTargets } from "./catalog.ts";
 import { connectFailure, statementFailure } from "./classify.ts";
 import type { PostgresSinkConfig } from "./config.ts";
-import { connectDatabase } from "./connect.ts";
+import { connectDatabase, migrateFor } from "./connect.ts";
 import { openDatabase, serverOf } from "./database.ts";
 import { SELECT_POSITIONS, SELECT_VERSION } from "./statements.ts";
 import { writeBatch, type WritePlan } from "./write.ts";
@@ -71,6 +71,11 @@ export class PostgresSink implements Sink {
       url: redact(this.#config.url),
       tables: this.#config.writes.map((write) => write.table).join(", "),
     });
+  }
+
+  /** Applies the migrations not applied yet, and nothing else; see `migrate` in `connect.ts`. */
+  migrate(ctx: ComponentContext): Promise<string[]> {
+    return migrateFor(this.#config, ctx.logger);
   }
 
   /** Writes the batch in one transaction; see `writeBatch` for what it throws. */

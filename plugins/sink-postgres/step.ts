@@ -1,5 +1,6 @@
 /**
- * The PostgreSQL step: calls one SQL function after a load, such as a gold-layer refresh.
+ * The PostgreSQL step: after a load, calls one SQL function, such as a gold-layer refresh, or
+ * runs one read-only query, such as a report.
  *
  * @module
  */
@@ -7,14 +8,14 @@ import { PipelineError } from "../../core/errors.ts";
 import type { ComponentContext, Step, StepResult } from "../../core/types.ts";
 import { statementFailure } from "./classify.ts";
 import type { PostgresStepConfig } from "./config.ts";
-import { connectDatabase } from "./connect.ts";
+import { connectDatabase, migrateFor } from "./connect.ts";
 import type { Database } from "./database.ts";
 import { identifier, list, placeholder, type Sql, sql } from "./sql.ts";
 
 /**
  * Calls `call(args…)` in a transaction of its own and reports the number it returns as the
- * rows touched. The function owns the work: it is SQL in a migration, versioned with the
- * tables it writes.
+ * rows touched: the function owns the work, as SQL in a migration, versioned with the tables it
+ * writes. Or runs the `query` file and returns its rows in `details.rows`.
  *
  * @example
  * ```ts ignore
@@ -32,17 +33,20 @@ import { identifier, list, placeholder, type Sql, sql } from "./sql.ts";
  */
 export class PostgresStep implements Step {
   readonly #config: PostgresStepConfig;
-  readonly #statement: Sql;
+  #statement: string | undefined;
   #db: Database | undefined;
 
   /** Builds the step; nothing is opened until {@linkcode PostgresStep.connect}. */
   constructor(config: PostgresStepConfig) {
     this.#config = config;
-    this.#statement = callStatement(config.call, Object.keys(config.args));
   }
 
-  /** Opens the database and applies the migrations not applied yet. */
+  /** Reads the query file, opens the database and applies the migrations not applied yet. */
   async connect(ctx: ComponentContext): Promise<void> {
+    const { call, args, query } = this.#config;
+    this.#statement = call !== undefined
+      ? callStatement(call, Object.keys(args)).text
+      : await readQuery(query!);
     const { db } = await connectDatabase(this.#config, {
       logger: ctx.logger,
       applicationName: `pipeline ${ctx.pipeline}`,
@@ -51,23 +55,34 @@ export class PostgresStep implements Step {
     this.#db = db;
   }
 
-  /** Calls the function; a single statement is a transaction of its own. */
+  /** Applies the migrations not applied yet, and nothing else; see `migrate` in `connect.ts`. */
+  migrate(ctx: ComponentContext): Promise<string[]> {
+    return migrateFor(this.#config, ctx.logger);
+  }
+
+  /** Calls the function or runs the query; one statement is a transaction of its own. */
   async run(signal: AbortSignal): Promise<StepResult> {
     signal.throwIfAborted();
     const db = this.#db;
-    if (db === undefined) {
+    if (db === undefined || this.#statement === undefined) {
       throw new PipelineError("The postgres step is not connected.", {
         hint: "Call connect() before run(); the runner does.",
       });
     }
+    const { call, args, query } = this.#config;
     try {
+      if (query !== undefined) {
+        const { rows } = await db.query(this.#statement);
+        return { rows: rows.length, details: { rows } };
+      }
       const { rows } = await db.query<{ rows: number | string | null }>(
-        this.#statement.text,
-        Object.values(this.#config.args),
+        this.#statement,
+        Object.values(args),
       );
       return { rows: Number(rows[0]?.rows ?? 0) };
     } catch (error) {
-      throw statementFailure(error, `Calling ${this.#config.call}`, db.server);
+      const what = call !== undefined ? `Calling ${call}` : `The query in ${query}`;
+      throw statementFailure(error, what, db.server);
     }
   }
 
@@ -96,4 +111,18 @@ export class PostgresStep implements Step {
 export function callStatement(call: string, names: string[]): Sql {
   const args = list(names.map((name, i) => sql`${identifier(name)} => ${placeholder(i + 1)}`));
   return sql`SELECT ${identifier(call)}(${args}) AS rows`;
+}
+
+async function readQuery(path: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    throw new PipelineError(
+      `Could not read the query file ${path}: ${error instanceof Error ? error.message : error}.`,
+      {
+        hint:
+          "Check `query` in the step's config; a relative path starts at the working directory.",
+      },
+    );
+  }
 }

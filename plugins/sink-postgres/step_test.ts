@@ -35,3 +35,29 @@ Deno.test("postgres step names the function and hints at the migrations when it 
   });
   await step.close();
 });
+
+Deno.test("postgres step with a query file returns its rows in the details", async () => {
+  await using db = await scratch();
+  const file = await Deno.makeTempFile({ suffix: ".sql" });
+  await Deno.writeTextFile(file, "SELECT n, n * n AS square FROM generate_series(1, 3) AS n");
+  const step = new PostgresStep(stepConfigSchema.parse({ url: db.url, query: file }));
+  await step.connect(contextFor(db.pipeline));
+  const result = await step.run(new AbortController().signal);
+  await step.close();
+  await Deno.remove(file);
+  assert.deepEqual(result, {
+    rows: 3,
+    details: { rows: [{ n: 1, square: 1 }, { n: 2, square: 4 }, { n: 3, square: 9 }] },
+  });
+});
+
+Deno.test("postgres step config takes either a function or a query, not both", () => {
+  const both = stepConfigSchema.safeParse({
+    url: "pglite:.data/x",
+    call: "mart.refresh",
+    query: "report.sql",
+  });
+  const neither = stepConfigSchema.safeParse({ url: "pglite:.data/x" });
+  assert.equal(both.success, false);
+  assert.equal(neither.success, false);
+});
