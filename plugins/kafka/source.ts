@@ -341,12 +341,18 @@ export class KafkaSource implements Source {
     if (error) return this.#rewind(seq);
     this.#tracker.ack(seq);
     this.#unacked.delete(seq);
-    const consumer = this.#consumer;
     const due = this.#tracker.committable().filter((cursor) =>
       this.#assigned?.has(cursor.partition) &&
       BigInt(cursor.offset) > (this.#committed.get(cursor.partition) ?? -1n)
     );
-    if (due.length === 0 || !consumer || this.#closed) return;
+    if (due.length === 0) return;
+    await this.#commit(due);
+  }
+
+  /** Commits positions to the consumer group; a failure is only logged. */
+  async #commit(due: Cursor[]): Promise<void> {
+    const consumer = this.#consumer;
+    if (!consumer || this.#closed) return;
     const { topic, groupId } = this.#config;
     try {
       await consumer.commitOffsets(
@@ -464,6 +470,7 @@ export class KafkaSource implements Source {
     // Batch mode pauses a partition once it reaches its end; a partition may come back later.
     consumer.resume([{ topic, partitions }]);
     const starts = new Map<number, bigint>();
+    const behind: Cursor[] = [];
     for (const partition of partitions) {
       const offset = offsets.find((p) => p.partition === partition);
       const commit = commits?.partitions.find((p) => p.partition === partition);
@@ -483,10 +490,16 @@ export class KafkaSource implements Source {
       // The first fetch may beat the seek: eachBatch drops what lies below the start.
       if (start > kafkajsStart) consumer.seek({ topic, partition, offset: String(start) });
       if (kept === undefined) starts.set(partition, start);
+      if (storedOffset > committed) {
+        behind.push({ stream: topic, partition, offset: String(storedOffset) });
+      }
     }
     this.#assigned = new Set(partitions);
     this.#rebalancing = false;
     this.#changes.notify();
+    // The group lost a commit the sink's positions have (a crash between the two): bring it
+    // level now, or Kafka's lag tools would show a backlog until new records come.
+    if (behind.length > 0) await this.#commit(behind);
     this.#log.info("Assigned partition(s) {partitions} of {topic}; new ones start at {starts}.", {
       partitions,
       topic,

@@ -87,7 +87,9 @@ export async function createTestTopic(prefix: string, partitions: number): Promi
 }
 
 /**
- * Sends messages as they are given (raw values, explicit partitions) with a plain producer.
+ * Sends messages as they are given (raw values, explicit partitions) with a plain producer,
+ * gzip-compressed as the pipeline's own producer does, so that a value of about 1 MiB fits
+ * under the broker's message size limit.
  *
  * @example
  * ```ts ignore
@@ -97,13 +99,13 @@ export async function createTestTopic(prefix: string, partitions: number): Promi
  * ```
  */
 export async function produce(topic: string, messages: Message[]): Promise<void> {
-  const { Partitioners } = await import("kafkajs");
+  const { CompressionTypes, Partitioners } = await import("kafkajs");
   const producer = (await testKafka()).producer({
     createPartitioner: Partitioners.DefaultPartitioner,
   });
   await producer.connect();
   try {
-    await producer.send({ topic, messages });
+    await producer.send({ topic, messages, compression: CompressionTypes.GZIP });
   } finally {
     await producer.disconnect();
   }
