@@ -1,13 +1,27 @@
 /**
  * The Vélib' Métropole pipelines, wired from plugins by explicit import.
  *
- * `KAFKA_BROKERS`, `DATABASE_URL` and `VELIB_API_URL` override the addresses below.
+ * - `ingest` (stream): the Vélib' API → the `velib-stations` Kafka topic.
+ * - `load` (batch, from Airflow): the topic → enrich → the warehouse, then the gold steps.
+ * - `local` (`deno task pipeline run`): the API → enrich → the warehouse, gold and a summary, with
+ *   no Kafka; without `DATABASE_URL` the warehouse is embedded PostgreSQL in `.data/warehouse`.
+ *
+ * `KAFKA_BROKERS`, `DATABASE_URL` and `VELIB_API_URL` override the addresses below;
+ * `VELIB_ANALYST_PASSWORD` lets the read-only role `velib_analyst` log in; `VELIB_DATA_DIR`
+ * moves the embedded warehouse.
  *
  * @module
  */
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "./mod.ts";
-import { kafkaSink } from "./plugins/kafka/mod.ts";
+import { kafkaSink, kafkaSource } from "./plugins/kafka/mod.ts";
+import { postgresSink, postgresStep } from "./plugins/sink-postgres/mod.ts";
 import { velibSource } from "./plugins/source-velib/mod.ts";
+import { enrich } from "./plugins/transform-enrich/mod.ts";
+
+/** A path next to this file, so that commands work from any directory. */
+const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
 const HOUR_MS = 3_600_000;
 const GIB = 1024 ** 3;
@@ -24,6 +38,64 @@ const stations = kafkaSink({
     configs: { "retention.ms": String(24 * HOUR_MS), "retention.bytes": String(GIB) },
   },
 });
+
+/** Where the embedded warehouse keeps its files: `VELIB_DATA_DIR`, or `.data/` here. */
+const dataDir = Deno.env.get("VELIB_DATA_DIR") || here(".data");
+
+/** The warehouse, and what creates its tables, gold functions and analyst role. */
+const warehouse = {
+  url: `pglite:${join(dataDir, "warehouse")}`,
+  migrations: here("sql/migrations"),
+  migrationSettings: {
+    "velib.analyst_password": Deno.env.get("VELIB_ANALYST_PASSWORD") ?? "",
+  },
+};
+
+/**
+ * Every snapshot once in `raw`, the newest per station in `mart`; rejects and the Kafka
+ * positions go in the same transaction.
+ */
+const snapshots = postgresSink({
+  ...warehouse,
+  writes: [
+    { table: "raw.station_snapshots", mode: "insert", key: ["station_code", "collected_at"] },
+    {
+      table: "mart.station_latest",
+      mode: "upsert",
+      key: ["station_code"],
+      newerThan: "collected_at",
+    },
+  ],
+});
+
+/** Local time for the hour and day buckets. */
+const TIME_ZONE = "Europe/Paris";
+
+/** The gold layer, each refresh touching only what was loaded since the last. */
+const gold = {
+  "refresh-hourly": postgresStep({
+    ...warehouse,
+    call: "mart.refresh_hourly_stats",
+    args: { time_zone: TIME_ZONE },
+  }),
+  "refresh-daily": postgresStep({
+    ...warehouse,
+    call: "mart.refresh_daily_stats",
+    args: { time_zone: TIME_ZONE },
+  }),
+  "rank-stations": postgresStep({
+    ...warehouse,
+    call: "mart.compute_station_ranking",
+    args: { window_length: "24 hours", max_gap: "15 minutes", keep: 1 },
+  }),
+};
+
+/** The analysts' queries the `run` summary is made of. */
+const summary = {
+  overview: postgresStep({ ...warehouse, query: here("sql/analysis/network_overview.sql") }),
+  "top-saturated": postgresStep({ ...warehouse, query: here("sql/analysis/top_saturated.sql") }),
+  "top-empty": postgresStep({ ...warehouse, query: here("sql/analysis/top_empty.sql") }),
+};
 
 /** Records the API sent that could not be normalized, with the reason; kept a week. */
 const rejectedStations = kafkaSink({
@@ -42,6 +114,28 @@ export default defineConfig({
       deadLetter: rejectedStations,
       // A cycle is a snapshot: reading one ahead while another is published buys nothing.
       runtime: { maxInFlight: 1 },
+    },
+    load: {
+      description: "Loads the stations topic into the warehouse, exactly once in effect, then " +
+        "refreshes the gold tables.",
+      source: kafkaSource({
+        brokers: LOCAL_BROKER,
+        topic: "velib-stations",
+        groupId: "velib-warehouse",
+      }),
+      transforms: [enrich({})],
+      sinks: [snapshots],
+      deadLetter: snapshots,
+      steps: gold,
+    },
+    local: {
+      description: "One cycle from the Vélib' API straight into the warehouse, gold and a " +
+        "summary: no Kafka, and an embedded database unless DATABASE_URL is set.",
+      source: velibSource({ fetch: "exports", intervalMs: 60_000, timeoutMs: 10_000 }),
+      transforms: [enrich({})],
+      sinks: [snapshots],
+      deadLetter: snapshots,
+      steps: { ...gold, ...summary },
     },
   },
 });

@@ -5,9 +5,11 @@
  */
 import { loadConfig, type LoadedConfig } from "../core/config.ts";
 import { PipelineError, SHUTDOWN_SIGNALS, ShutdownRequested } from "../core/errors.ts";
-import { EXIT_CODES, runPipeline } from "../core/runner.ts";
-import type { RunMode } from "../core/types.ts";
+import { EXIT_CODES, type RunOptions, runPipeline } from "../core/runner.ts";
+import type { Lifecycle, Pipeline, RunMode } from "../core/types.ts";
+import { getLogger } from "@logtape/logtape";
 import { printRunResult, progressPrinter, type Summary } from "./output.ts";
+import { networkReport } from "./report.ts";
 
 /** Options every command takes. */
 export interface GlobalOptions {
@@ -15,6 +17,8 @@ export interface GlobalOptions {
   config: string;
   /** `stream --once`: one cycle, then exit. */
   once: boolean;
+  /** `batch --load-only`: skip the pipeline's steps and checks. */
+  loadOnly: boolean;
 }
 
 /** A CLI command. */
@@ -51,7 +55,11 @@ next time. A batch a sink still refuses after its retries is handed back to the 
 stream goes on.
 
   --once               one cycle, then exit (0 only if it was written), e.g. to publish once`
-    : "Reads everything available when it starts (bounded), writes it, runs the pipeline's steps and\nchecks, and exits. Meant to be scheduled, e.g. by Airflow.";
+    : `Reads everything available when it starts (bounded), writes it, runs the pipeline's steps and
+checks, and exits. Meant to be scheduled, e.g. by Airflow.
+
+  --load-only          skip the steps and checks, to run them as tasks of their own
+                       (\`deno task pipeline step\`)`;
   return {
     summary: `run a pipeline in ${mode} mode`,
     help: `Usage: deno task pipeline ${mode} <pipeline> [options]
@@ -69,33 +77,45 @@ ${EXIT_CODE_HELP}`,
           "--once goes with the stream command; a batch run is one cycle already.",
         );
       }
+      if (options.loadOnly && mode !== "batch") {
+        throw new UsageError("--load-only goes with the batch command.");
+      }
       const config = await loadConfig(options.config, Deno.env.toObject());
       const pipeline = config.pipeline(pipelineArgument(args, mode, config));
-      const controller = new AbortController();
-      const stopOn = (signal: keyof typeof SHUTDOWN_SIGNALS) => () => {
-        // A second signal means "now": exit without waiting for a graceful close.
-        if (controller.signal.aborted) Deno.exit(SHUTDOWN_SIGNALS[signal]);
-        controller.abort(new ShutdownRequested(signal));
-      };
-      const listeners = (Object.keys(SHUTDOWN_SIGNALS) as Array<keyof typeof SHUTDOWN_SIGNALS>)
-        .map((signal) => [signal, stopOn(signal)] as const);
-      for (const [signal, listener] of listeners) Deno.addSignalListener(signal, listener);
-      const progress = progressPrinter();
-      try {
-        const result = await runPipeline(pipeline, {
-          // One cycle is the source's bounded mode: it ends once it has read what was there.
-          mode: options.once ? "batch" : mode,
-          signal: controller.signal,
-          onProgress: progress?.update,
-        });
-        progress?.done();
-        printRunResult(result);
-        return { command: options.once ? `${mode} --once` : mode, ...result };
-      } finally {
-        for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
-      }
+      const result = await execute(pipeline, {
+        // One cycle is the source's bounded mode: it ends once it has read what was there.
+        mode: options.once ? "batch" : mode,
+        parts: options.loadOnly ? { load: true, steps: [], checks: false } : undefined,
+      });
+      return { command: options.once ? `${mode} --once` : mode, ...result };
     },
   };
+}
+
+/** Runs a pipeline with SIGINT/SIGTERM wired to a graceful stop and progress on a terminal. */
+async function execute(pipeline: Pipeline, options: Omit<RunOptions, "signal" | "onProgress">) {
+  const controller = new AbortController();
+  const stopOn = (signal: keyof typeof SHUTDOWN_SIGNALS) => () => {
+    // A second signal means "now": exit without waiting for a graceful close.
+    if (controller.signal.aborted) Deno.exit(SHUTDOWN_SIGNALS[signal]);
+    controller.abort(new ShutdownRequested(signal));
+  };
+  const listeners = (Object.keys(SHUTDOWN_SIGNALS) as Array<keyof typeof SHUTDOWN_SIGNALS>)
+    .map((signal) => [signal, stopOn(signal)] as const);
+  for (const [signal, listener] of listeners) Deno.addSignalListener(signal, listener);
+  const progress = progressPrinter();
+  try {
+    const result = await runPipeline(pipeline, {
+      ...options,
+      signal: controller.signal,
+      onProgress: progress?.update,
+    });
+    progress?.done();
+    printRunResult(result);
+    return result;
+  } finally {
+    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
+  }
 }
 
 function pipelineArgument(args: string[], command: string, config: LoadedConfig): string {
@@ -107,6 +127,20 @@ function pipelineArgument(args: string[], command: string, config: LoadedConfig)
       : `The ${command} command takes one pipeline name, got ${args.length}: ${args.join(" ")}.`,
     { hint: `Pipelines in ${config.path}: ${known}. Example: deno task pipeline ${command} load` },
   );
+}
+
+/** The pipeline `run` runs when given none: the main job on the embedded default. */
+const RUN_DEFAULT = "local";
+
+/** The components of a pipeline that keep tables, each once. */
+function migratable(pipeline: Pipeline): Lifecycle[] {
+  const all: Lifecycle[] = [
+    ...pipeline.sinks.map((s) => s.component),
+    pipeline.deadLetter.component,
+    ...pipeline.steps.map((s) => s.component),
+    ...pipeline.checks.map((c) => c.component),
+  ];
+  return [...new Set(all)].filter((component) => component.migrate !== undefined);
 }
 
 /** The commands, by name. */
@@ -137,15 +171,105 @@ ${OPTIONS_HELP}`,
     },
   },
   run: {
-    summary: "the main job on the embedded default (not yet available)",
-    help: `Usage: deno task pipeline run
+    summary: "the main job: one full cycle into the warehouse, then a summary",
+    help: `Usage: deno task pipeline run [pipeline] [options]
 
-Will run one full cycle (Vélib' source, enrich, an embedded warehouse, gold, checks) with no Kafka
-and no database server. Not available yet: it arrives with the warehouse plugins.`,
-    run() {
-      throw new PipelineError("The run command is not available yet.", {
-        hint: "It arrives with the warehouse plugins; use `batch` or `stream` meanwhile.",
+Runs one full cycle of a pipeline (default: ${RUN_DEFAULT}) in batch mode — for ${RUN_DEFAULT}: the
+Vélib' API, enrich, the warehouse, the gold steps and the checks — then prints a short summary
+of the network. Without DATABASE_URL the warehouse is the embedded PostgreSQL in .data/, so it
+needs no Kafka and no server. Point VELIB_API_URL at the replay server to run offline.
+
+${OPTIONS_HELP}
+
+${EXIT_CODE_HELP}`,
+    async run(args, options) {
+      if (options.once || options.loadOnly) {
+        throw new UsageError("run takes neither --once nor --load-only: it is one full cycle.");
+      }
+      if (args.length > 1) {
+        throw new UsageError(`run takes at most one pipeline name, got: ${args.join(" ")}.`);
+      }
+      const config = await loadConfig(options.config, Deno.env.toObject());
+      const pipeline = config.pipeline(args[0] ?? RUN_DEFAULT);
+      const result = await execute(pipeline, { mode: "batch" });
+      if (result.exitCode === EXIT_CODES.ok || result.exitCode === EXIT_CODES.checkFailed) {
+        const report = networkReport(result);
+        if (report !== undefined) console.log(report);
+      }
+      return { command: "run", ...result };
+    },
+  },
+  step: {
+    summary: "run steps of a pipeline alone, e.g. a gold refresh",
+    help: `Usage: deno task pipeline step <pipeline> <step> [step...] [options]
+
+Runs the named steps of a pipeline, in the pipeline's order, without reading its source: what a
+\`batch\` run does after loading. Airflow runs each gold refresh as a task of its own this way.
+The JSON summary gives each step's rows touched and time taken.
+
+${OPTIONS_HELP}
+
+${EXIT_CODE_HELP}`,
+    async run(args, options) {
+      if (options.once || options.loadOnly) {
+        throw new UsageError("step takes neither --once nor --load-only.");
+      }
+      const config = await loadConfig(options.config, Deno.env.toObject());
+      const [name, ...steps] = args;
+      const pipeline = config.pipeline(
+        pipelineArgument(name === undefined ? [] : [name], "step", config),
+      );
+      const known = pipeline.steps.map((step) => step.name);
+      const unknown = steps.filter((step) => !known.includes(step));
+      if (steps.length === 0 || unknown.length > 0) {
+        throw new UsageError(
+          steps.length === 0
+            ? "The step command needs the name of a step."
+            : `Pipeline ${pipeline.name} has no step ${unknown.join(", ")}.`,
+          { hint: `Its steps are: ${known.join(", ") || "none"}.` },
+        );
+      }
+      const result = await execute(pipeline, {
+        mode: "batch",
+        parts: { load: false, steps, checks: false },
       });
+      return { command: "step", ...result };
+    },
+  },
+  migrate: {
+    summary: "create or upgrade the warehouse tables, and nothing else",
+    help: `Usage: deno task pipeline migrate [pipeline] [options]
+
+Applies the migrations not applied yet of every component that keeps tables (the PostgreSQL
+sink and steps), for one pipeline or, without a name, for all. \`run\` and \`batch\` do it on
+their own; this is for deploying ahead of them. Applying twice is harmless.
+
+${OPTIONS_HELP}`,
+    async run(args, options) {
+      if (options.once || options.loadOnly) {
+        throw new UsageError("migrate takes neither --once nor --load-only.");
+      }
+      if (args.length > 1) {
+        throw new UsageError(`migrate takes at most one pipeline name, got: ${args.join(" ")}.`);
+      }
+      const config = await loadConfig(options.config, Deno.env.toObject());
+      const names = args.length === 1 ? args : config.pipelines.map((p) => p.name);
+      const applied: string[] = [];
+      for (const name of names) {
+        const pipeline = config.pipeline(name);
+        const logger = getLogger(["pipeline", name]);
+        const ctx = {
+          pipeline: name,
+          mode: "batch" as const,
+          logger,
+          signal: new AbortController().signal,
+        };
+        for (const component of migratable(pipeline)) {
+          applied.push(...await component.migrate!(ctx));
+        }
+      }
+      console.log(applied.length === 0 ? "Up to date." : `Applied: ${applied.join(", ")}.`);
+      return { command: "migrate", exitCode: EXIT_CODES.ok, applied };
     },
   },
 };

@@ -43,6 +43,7 @@ export async function main(args: string[]): Promise<number> {
     const summary = await selected.run(rest, {
       config: parsed.values.config!,
       once: parsed.values.once!,
+      loadOnly: parsed.values["load-only"]!,
     });
     printSummary(summary);
     return summary.exitCode;
@@ -82,6 +83,7 @@ function parseCommandLine(args: string[]) {
         "log-level": { type: "string", default: "info" },
         help: { type: "boolean", short: "h", default: false },
         once: { type: "boolean", default: false },
+        "load-only": { type: "boolean", default: false },
       },
     });
   } catch (error) {

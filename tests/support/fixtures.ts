@@ -4,6 +4,11 @@
  *
  * @module
  */
+import {
+  dedupeStations,
+  normalizeStation,
+  type StationSnapshot,
+} from "../../plugins/source-velib/mod.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -70,4 +75,28 @@ export async function readCapture(name: string): Promise<unknown> {
       { cause: error },
     );
   }
+}
+
+/**
+ * The 2024-05-28 capture as the Vélib' source publishes it: normalized and deduplicated, one
+ * snapshot per station (1,471), stamped `collectedAt`. Shifting `collectedAt` makes further
+ * cycles from the one real moment; the counts stay as captured.
+ *
+ * @example
+ * ```ts
+ * import { captureSnapshots } from "./fixtures.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const cycle = await captureSnapshots(new Date("2024-05-28T20:10:00Z"));
+ * assert.equal(cycle.length, 1471);
+ * assert.equal(cycle[0].collected_at, "2024-05-28T20:10:00.000Z");
+ * ```
+ */
+export async function captureSnapshots(collectedAt: Date): Promise<StationSnapshot[]> {
+  const records = await readCapture(EXPLORE_EXPORTS_CAPTURE) as unknown[];
+  const snapshots = records.flatMap((record) => {
+    const normalized = normalizeStation(record, collectedAt);
+    return normalized.ok ? [normalized.snapshot] : [];
+  });
+  return dedupeStations(snapshots).stations;
 }
