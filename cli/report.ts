@@ -94,7 +94,7 @@ function topList(title: string, rows: Ranked[], minutes: keyof Ranked): string[]
     `${title}:`,
     ...rows.slice(0, TOP).map((row) =>
       `  ${String(row.rank).padStart(2)}. ${row.station_name} (${row.station_code}) ${
-        Math.round(Number(row[minutes]))
+        formatMinutes(Number(row[minutes]))
       } min`
     ),
   ];
@@ -109,4 +109,9 @@ function parisTime(instant: Date | string): string {
     hourCycle: "h23",
   }).format(new Date(instant));
   return `${parts.replace(",", "")} (Paris time)`;
+}
+
+/** Whole minutes, or tenths below ten, so that two close cycles do not all read "0 min". */
+function formatMinutes(minutes: number): string {
+  return minutes < 10 ? minutes.toFixed(1) : String(Math.round(minutes));
 }

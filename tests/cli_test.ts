@@ -10,13 +10,15 @@ Deno.test("pipeline --help lists the commands and the exit codes", async () => {
   }).output();
   const text = new TextDecoder().decode(output.stdout);
   assert.equal(output.code, 0);
-  for (const word of ["stream", "batch", "validate", "run", "143", "KAFKA_BROKERS"]) {
+  for (
+    const word of ["stream", "batch", "validate", "run", "step", "migrate", "143", "KAFKA_BROKERS"]
+  ) {
     assert.ok(text.includes(word), `--help should mention ${word}`);
   }
 });
 
 Deno.test("every command answers --help with exit code 0", async () => {
-  for (const command of ["stream", "batch", "validate", "run"]) {
+  for (const command of ["stream", "batch", "validate", "run", "step", "migrate"]) {
     const output = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--quiet", "cli/main.ts", command, "--help"],
     }).output();
@@ -92,4 +94,35 @@ Deno.test("stream --once runs one bounded cycle and exits 0", async () => {
   assert.equal(run.code, 0);
   assert.equal(run.summary.command, "stream --once");
   assert.equal((run.summary.counters as Record<string, number>).written, 15);
+});
+
+Deno.test("step exits 2 naming the pipeline's steps when the step is unknown", async () => {
+  const run = await runCli(["step", "load", "refresh-weekly"]);
+  assert.equal(run.code, 2);
+  assert.match(run.stderr, /Pipeline load has no step refresh-weekly/);
+  assert.match(run.stderr, /Hint: Its steps are: refresh-hourly, refresh-daily, rank-stations/);
+});
+
+Deno.test("--load-only goes with batch only, and exits 2 elsewhere", async () => {
+  const run = await runCli(["stream", "ingest", "--load-only"]);
+  assert.equal(run.code, 2);
+  assert.match(run.stderr, /--load-only goes with the batch command/);
+});
+
+Deno.test("migrate on the embedded default applies the warehouse migrations once", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "migrate_test_" });
+  try {
+    const env = { VELIB_DATA_DIR: dataDir };
+    const first = await runCli(["migrate", "local"], { env, unset: ["DATABASE_URL"] });
+    assert.equal(first.code, 0, first.stderr);
+    const applied = first.summary.applied as string[];
+    assert.ok(applied.includes("pipeline/0001_pipeline.sql"));
+    assert.ok(applied.includes("app/0001_raw.sql"));
+    const again = await runCli(["migrate", "local"], { env, unset: ["DATABASE_URL"] });
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(again.summary.applied, []);
+    assert.match(again.stdout, /Up to date\./);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
 });

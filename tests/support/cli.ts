@@ -22,6 +22,12 @@ const CLI = new URL("../../cli/main.ts", import.meta.url).pathname;
 export interface CliOptions {
   /** Extra environment variables. */
   env?: Record<string, string>;
+  /**
+   * Variables of this process the child must not inherit, e.g. `DATABASE_URL` to run on the
+   * embedded default.
+   * @default {[]}
+   */
+  unset?: string[];
 }
 
 /**
@@ -34,9 +40,12 @@ export interface CliOptions {
  * ```
  */
 export function startCli(args: string[], options: CliOptions = {}) {
+  const inherited = Deno.env.toObject();
+  for (const name of options.unset ?? []) delete inherited[name];
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--quiet", CLI, ...args],
-    env: { NO_COLOR: "1", ...options.env },
+    clearEnv: true,
+    env: { ...inherited, NO_COLOR: "1", ...options.env },
     stdout: "piped",
     stderr: "piped",
   }).spawn();
