@@ -23,6 +23,16 @@ async function embeddedSetup(): Promise<{ url: string; migrations: string } & As
   };
 }
 
+const openEmbedded = (url: string) =>
+  openDatabase({
+    url,
+    poolSize: 1,
+    connectTimeoutMs: 1_000,
+    statementTimeoutMs: 1_000,
+    applicationName: "test",
+    logger: getLogger(["test"]),
+  });
+
 const sinkFor = (url: string, migrations: string) =>
   new PostgresSink(configSchema.parse({
     url,
@@ -52,14 +62,7 @@ Deno.test("postgres sink on a pglite: URL writes rows, dead letters and position
   await reopened.connect(contextFor("embedded"));
   assert.deepEqual(await reopened.loadCursors(), batch.cursors);
   await reopened.close();
-  const db = await openDatabase({
-    url: setup.url,
-    poolSize: 1,
-    connectTimeoutMs: 1_000,
-    statementTimeoutMs: 1_000,
-    applicationName: "test",
-    logger: getLogger(["test"]),
-  });
+  const db = await openEmbedded(setup.url);
   const items = await db.query("SELECT id, label FROM raw.items ORDER BY id");
   const dead = await db.query("SELECT reason FROM pipeline.dead_letters");
   await db.end();
@@ -75,14 +78,7 @@ Deno.test("postgres sink on a pglite: URL changes nothing when a batch is replay
   await sink.write(batch, signal);
   await sink.write(batch, signal);
   await sink.close();
-  const db = await openDatabase({
-    url: setup.url,
-    poolSize: 1,
-    connectTimeoutMs: 1_000,
-    statementTimeoutMs: 1_000,
-    applicationName: "test",
-    logger: getLogger(["test"]),
-  });
+  const db = await openEmbedded(setup.url);
   const counts = await db.query<{ items: number; dead: number }>(
     "SELECT (SELECT count(*)::int FROM raw.items) AS items, " +
       "(SELECT count(*)::int FROM pipeline.dead_letters) AS dead",

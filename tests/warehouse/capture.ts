@@ -6,8 +6,7 @@
  *
  * @module
  */
-import { dedupeStations, normalizeStation } from "../../plugins/source-velib/mod.ts";
-import { EXPLORE_EXPORTS_CAPTURE, readCapture } from "../support/fixtures.ts";
+import { captureSnapshots } from "../support/fixtures.ts";
 import { enrich, type WarehouseSnapshot } from "./support.ts";
 
 /** The first cycle's collected_at: 22:05 in Paris, a few minutes after the capture was taken. */
@@ -21,13 +20,7 @@ export const CYCLE_MINUTES: readonly number[] = [0, 5, 10, 60, 120];
 
 /** The capture's stations, normalized and deduplicated as the source does, then enriched. */
 export async function captureStations(): Promise<WarehouseSnapshot[]> {
-  const records = await readCapture(EXPLORE_EXPORTS_CAPTURE) as unknown[];
-  const collectedAt = new Date(FIRST_CYCLE);
-  const snapshots = records.flatMap((record) => {
-    const result = normalizeStation(record, collectedAt);
-    return result.ok ? [result.snapshot] : [];
-  });
-  return dedupeStations(snapshots).stations.map(enrich);
+  return (await captureSnapshots(new Date(FIRST_CYCLE))).map(enrich);
 }
 
 /**
