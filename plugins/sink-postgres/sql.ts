@@ -102,3 +102,24 @@ export function placeholder(position: number): Sql {
   }
   return fragment(`$${position}`);
 }
+
+/**
+ * A type name as `format_type()` writes it (`timestamp with time zone`, `numeric`,
+ * `public.station_status`), checked to hold nothing but name characters. Types come from the
+ * catalog, not from records.
+ *
+ * @example
+ * ```ts
+ * import { typeName } from "./sql.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(typeName("timestamp with time zone").text, "timestamp with time zone");
+ * assert.throws(() => typeName("int); DROP TABLE t; --"));
+ * ```
+ */
+export function typeName(name: string): Sql {
+  if (!/^(?:[a-z_][a-z0-9_ ]*|"[^"\\]+")(?:\.(?:[a-z_][a-z0-9_]*|"[^"\\]+"))?$/.test(name)) {
+    throw new TypeError(`Not a type name: ${JSON.stringify(name)}.`);
+  }
+  return fragment(name);
+}

@@ -5,7 +5,7 @@
  * @module
  */
 import type { WriteTarget } from "./config.ts";
-import { identifier, list, type Sql, sql } from "./sql.ts";
+import { identifier, list, placeholder, type Sql, sql, typeName } from "./sql.ts";
 
 /** A round trip that proves the connection works. */
 export const SELECT_ONE: Sql = sql`SELECT 1`;
@@ -52,13 +52,20 @@ export const INSERT_MIGRATION: Sql = sql`
   VALUES ($1, $2, $3, $4, now())`;
 
 /**
- * The columns a record can fill, with their types, in table order. Generated columns and
+ * The columns a record can fill, in table order: each one's type as declared (`type`), without
+ * its modifier (`base`, what a bulk parameter is cast to, since a cast to `varchar(10)` would
+ * truncate where an insert refuses), and whether it is an array or JSON. Generated columns and
  * `GENERATED ALWAYS` identity columns are left out: PostgreSQL refuses values for them.
  * `$1` the quoted table name.
  */
 export const SELECT_COLUMNS: Sql = sql`
-  SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type
+  SELECT a.attname AS name,
+    format_type(a.atttypid, a.atttypmod) AS type,
+    format_type(a.atttypid, NULL) AS base,
+    t.typcategory = 'A' AS is_array,
+    t.typname IN ('json', 'jsonb') AS is_json
   FROM pg_attribute a
+  JOIN pg_type t ON t.oid = a.atttypid
   WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
     AND a.attgenerated = '' AND a.attidentity <> 'a'
   ORDER BY a.attnum`;
@@ -118,9 +125,18 @@ export const SELECT_POSITIONS: Sql = sql`
 export const convertRecord = (table: string): Sql =>
   sql`SELECT FROM jsonb_populate_record(NULL::${identifier(table)}, $1::jsonb)`;
 
+/** A column as a bulk write sends it: its name and its type without modifier. */
+export interface BulkColumn {
+  /** The column's name. */
+  name: string;
+  /** Its type without modifier, e.g. `character varying`. */
+  base: string;
+}
+
 /**
- * Writes records to a table in one statement. `$1` is a JSON array of objects whose fields are
- * exactly `columns`; a column left out gets its default.
+ * Writes records to a table in one statement: `$n` is the array of every record's value for
+ * the nth of `columns`, and `unnest` turns the arrays back into rows. A column left out gets
+ * its default.
  *
  * - `insert`: a record whose key exists already is skipped, so a replay changes nothing.
  * - `upsert`: the existing row is updated, but only when the record's `newerThan` value is
@@ -133,25 +149,30 @@ export const convertRecord = (table: string): Sql =>
  * import assert from "node:assert/strict";
  *
  * const target = { table: "raw.t", mode: "insert" as const, key: ["id"] };
- * assert.match(writeRecords(target, ["id", "n"]).text, /ON CONFLICT \("id"\) DO NOTHING/);
+ * const statement = writeRecords(target, [{ name: "id", base: "integer" }]);
+ * assert.match(statement.text, /unnest\(\$1::integer\[\]\)/);
+ * assert.match(statement.text, /ON CONFLICT \("id"\) DO NOTHING/);
  * ```
  */
-export function writeRecords(target: WriteTarget, columns: string[]): Sql {
+export function writeRecords(target: WriteTarget, columns: BulkColumn[]): Sql {
   const table = identifier(target.table);
-  const names = list(columns.map(identifier));
+  const names = list(columns.map((column) => identifier(column.name)));
   const key = list(target.key.map(identifier));
-  const picked = list(columns.map((name) => sql`record.${identifier(name)}`));
+  const arrays = list(
+    columns.map((column, i) => sql`${placeholder(i + 1)}::${typeName(column.base)}[]`),
+  );
+  const picked = list(columns.map((column) => sql`record.${identifier(column.name)}`));
   if (target.mode === "insert") {
     return sql`
       INSERT INTO ${table} (${names})
-      SELECT ${picked} FROM jsonb_populate_recordset(NULL::${table}, $1::jsonb) AS record
+      SELECT ${picked} FROM unnest(${arrays}) AS record(${names})
       ON CONFLICT (${key}) DO NOTHING`;
   }
   const keyOfRecord = list(target.key.map((name) => sql`record.${identifier(name)}`));
   const newest = target.newerThan === undefined
     ? sql``
     : sql`record.${identifier(target.newerThan)} DESC NULLS LAST, `;
-  const updated = columns.filter((name) => !target.key.includes(name));
+  const updated = columns.map((column) => column.name).filter((name) => !target.key.includes(name));
   const onConflict = updated.length === 0
     ? sql`DO NOTHING`
     : sql`DO UPDATE SET ${
@@ -161,11 +182,12 @@ export function writeRecords(target: WriteTarget, columns: string[]): Sql {
       WHERE target.${identifier(target.newerThan)} IS NULL
          OR target.${identifier(target.newerThan)} < EXCLUDED.${identifier(target.newerThan)}`
     }`;
+  // The position in the batch is the tie-break; its name cannot clash with a column's, since
+  // column names are lowercase.
   return sql`
     INSERT INTO ${table} AS target (${names})
     SELECT DISTINCT ON (${keyOfRecord}) ${picked}
-    FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS input(value, position)
-    CROSS JOIN LATERAL jsonb_populate_record(NULL::${table}, input.value) AS record
-    ORDER BY ${keyOfRecord}, ${newest}input.position DESC
+    FROM unnest(${arrays}) WITH ORDINALITY AS record(${names}, "Position")
+    ORDER BY ${keyOfRecord}, ${newest}record."Position" DESC
     ON CONFLICT (${key}) ${onConflict}`;
 }

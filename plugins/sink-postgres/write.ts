@@ -7,7 +7,7 @@
  */
 import { BatchError, PipelineError } from "../../core/errors.ts";
 import type { Cursor, Message, Reject, SinkBatch } from "../../core/types.ts";
-import type { Target } from "./catalog.ts";
+import type { Column, Target } from "./catalog.ts";
 import { isBrokenConnection, isRecordError, statementFailure } from "./classify.ts";
 import type { Database, Queryable, Session } from "./database.ts";
 import {
@@ -113,11 +113,10 @@ export async function writeBatch(
   }
 }
 
-/** One record ready for one target: its columns, and its JSON holding just those. */
+/** One record ready for one target: the columns it has, and its value for each. */
 interface Row {
   columns: string[];
   fields: Record<string, unknown>;
-  json: string;
 }
 
 /** For each target, the batch's records as rows of its table, by index in the batch. */
@@ -133,8 +132,21 @@ class RecordsFailed extends Error {
 const unwrap = (error: unknown): unknown => error instanceof RecordsFailed ? error.cause : error;
 
 /**
- * Picks each record's fields that are columns of each target and encodes them as JSON. Records
- * that cannot be written anywhere are named in a `BatchError` before anything is sent.
+ * A field's value as a bulk parameter sends it. JSON columns get JSON text; a list or object
+ * for any other column goes as JSON text too, so that PostgreSQL refuses it by name rather than
+ * the driver mangling it into an array literal.
+ */
+function parameterValue(value: unknown, column: Column): unknown {
+  if (value === null || value === undefined) return null;
+  if (column.json) return JSON.stringify(value);
+  if (typeof value === "bigint") return String(value);
+  if (typeof value === "object" && !(value instanceof Date)) return JSON.stringify(value);
+  return value;
+}
+
+/**
+ * Picks each record's fields that are columns of each target and converts them for sending.
+ * Records that cannot be written anywhere are named in a `BatchError` before anything is sent.
  */
 function encodeRecords(messages: Message[], targets: Target[]): EncodedRecords | BatchError {
   const failures = new BatchError("Some records cannot be written to PostgreSQL.");
@@ -146,16 +158,20 @@ function encodeRecords(messages: Message[], targets: Target[]): EncodedRecords |
         failures.failed(index, recordError(`A record for ${table} must be an object of columns.`));
         return;
       }
-      const columns = [...target.columns.keys()].filter((column) => Object.hasOwn(value, column));
+      const record = value as Record<string, unknown>;
+      const columns = [...target.columns.keys()].filter((column) => Object.hasOwn(record, column));
       if (columns.length === 0) {
         failures.failed(index, recordError(`The record has none of the columns of ${table}.`));
         return;
       }
-      const fields = Object.fromEntries(
-        columns.map((column) => [column, (value as Record<string, unknown>)[column]]),
-      );
       try {
-        rows[index] = { columns, fields, json: JSON.stringify(fields) };
+        const fields = Object.fromEntries(
+          columns.map((column) => [
+            column,
+            parameterValue(record[column], target.columns.get(column)!),
+          ]),
+        );
+        rows[index] = { columns, fields };
       } catch (error) {
         failures.failed(index, recordError(`The record cannot be encoded as JSON: ${error}`));
         return;
@@ -184,9 +200,14 @@ class RecordWriter {
       const shapes = Map.groupBy(indices.map((index) => rows[index]), (row) => row.columns.join());
       for (const group of shapes.values()) {
         this.#signal.throwIfAborted();
-        const statement = writeRecords(target.write, group[0].columns);
+        const { columns } = group[0];
+        const statement = writeRecords(
+          target.write,
+          columns.map((name) => ({ name, base: target.columns.get(name)!.base })),
+        );
+        const values = columns.map((name) => group.map((row) => row.fields[name]));
         try {
-          await this.#client.query(statement.text, [`[${group.map((row) => row.json).join()}]`]);
+          await this.#client.query(statement.text, values);
         } catch (error) {
           throw new RecordsFailed(target, error);
         }
@@ -247,7 +268,7 @@ class RecordWriter {
       column = await this.#failingColumn(table, rows[index]);
     }
     const where = column !== undefined
-      ? `column ${column} (${target.columns.get(column)}) of ${table}`
+      ? `column ${column} (${target.columns.get(column)?.type}) of ${table}`
       : details.constraint !== undefined
       ? `constraint ${details.constraint} of ${table}`
       : table;

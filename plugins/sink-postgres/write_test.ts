@@ -375,3 +375,37 @@ Deno.test("postgres sink hands back the cursors it stored, and never moves one b
   await sink.write(batchOf([], { cursors: [{ ...cursors[0], offset: "100" }] }), never());
   assert.deepEqual(await sink.loadCursors(), cursors);
 });
+
+Deno.test("postgres sink writes objects and lists to a jsonb column as JSON", async () => {
+  await using db = await scratch();
+  const table = db.table("events");
+  await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, payload jsonb)`);
+  const sink = await db.sink({ writes: [{ table, mode: "insert", key: ["id"] }] });
+  await sink.write(
+    batchOf([
+      { value: { id: 1, payload: { bikes: [1, 2], name: "Synthetic 'quoted' \\ name" } } },
+      { value: { id: 2, payload: [1, "two"] } },
+      { value: { id: 3, payload: null } },
+    ]),
+    never(),
+  );
+  assert.deepEqual(await db.query(`SELECT id, payload FROM ${table} ORDER BY id`), [
+    { id: 1, payload: { bikes: [1, 2], name: "Synthetic 'quoted' \\ name" } },
+    { id: 2, payload: [1, "two"] },
+    { id: 3, payload: null },
+  ]);
+});
+
+Deno.test("postgres sink refuses at connect a table with an array column, with a hint", async () => {
+  await using db = await scratch();
+  const table = db.table("tagged");
+  await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, tags text[])`);
+  await assert.rejects(
+    db.sink({ writes: [{ table, mode: "insert", key: ["id"] }] }),
+    (error: PipelineError) => {
+      assert.match(error.message, /array column\(s\) tags \(text\[\]\)/);
+      assert.match(error.hint!, /jsonb/);
+      return true;
+    },
+  );
+});
