@@ -15,6 +15,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "./mod.ts";
+import { qualityCheck } from "./plugins/checks-quality/mod.ts";
 import { kafkaSink, kafkaSource } from "./plugins/kafka/mod.ts";
 import { postgresSink, postgresStep } from "./plugins/sink-postgres/mod.ts";
 import { velibSource } from "./plugins/source-velib/mod.ts";
@@ -97,6 +98,37 @@ const summary = {
   "top-empty": postgresStep({ ...warehouse, query: here("sql/analysis/top_empty.sql") }),
 };
 
+/** A check of the default set: its query is `sql/checks/<name>.sql`. */
+const check = (
+  name: string,
+  severity: "info" | "warn" | "error",
+  threshold: number,
+  description: string,
+) =>
+  qualityCheck({
+    ...warehouse,
+    name,
+    severity,
+    threshold,
+    description,
+    query: here(`sql/checks/${name}.sql`),
+  });
+
+/**
+ * The data-quality checks. What real captures always have (bikes over capacity, capacity 0) is a
+ * warning or information, so that an error means something broke.
+ */
+const checks = [
+  check("freshness", "error", 600, "Seconds since the newest snapshot was collected."),
+  check("station_count", "error", 20, "Percent fewer stations in the newest cycle than usual."),
+  check("duplicates", "error", 0, "Snapshots stored twice in the last hour of data."),
+  check("negative_counts", "error", 0, "Snapshots with a negative count in the last hour."),
+  check("bikes_mismatch", "warn", 0, "Stations whose mechanical + electric ≠ bikes."),
+  check("bikes_over_capacity", "warn", 0, "Stations with more bikes than capacity."),
+  check("capacity_zero", "info", 0, "Stations reporting a capacity of 0."),
+  check("dead_letters", "warn", 0, "Records set aside in the last hour."),
+];
+
 /** Records the API sent that could not be normalized, with the reason; kept a week. */
 const rejectedStations = kafkaSink({
   brokers: LOCAL_BROKER,
@@ -127,6 +159,7 @@ export default defineConfig({
       sinks: [snapshots],
       deadLetter: snapshots,
       steps: gold,
+      checks,
     },
     local: {
       description: "One cycle from the Vélib' API straight into the warehouse, gold and a " +
@@ -136,6 +169,7 @@ export default defineConfig({
       sinks: [snapshots],
       deadLetter: snapshots,
       steps: { ...gold, ...summary },
+      checks,
     },
   },
 });

@@ -4,9 +4,15 @@
  * @module
  */
 import { loadConfig, type LoadedConfig } from "../core/config.ts";
-import { PipelineError, SHUTDOWN_SIGNALS, ShutdownRequested } from "../core/errors.ts";
+import {
+  describeError,
+  PipelineError,
+  SHUTDOWN_SIGNALS,
+  ShutdownRequested,
+} from "../core/errors.ts";
 import { EXIT_CODES, type RunOptions, runPipeline } from "../core/runner.ts";
-import type { Lifecycle, Pipeline, RunMode } from "../core/types.ts";
+import type { Lifecycle, Named, Pipeline, RunMode } from "../core/types.ts";
+import { redact } from "../core/redact.ts";
 import { getLogger } from "@logtape/logtape";
 import { printRunResult, progressPrinter, type Summary } from "./output.ts";
 import { networkReport } from "./report.ts";
@@ -106,6 +112,8 @@ async function execute(pipeline: Pipeline, options: Omit<RunOptions, "signal" | 
   const progress = progressPrinter();
   try {
     const result = await runPipeline(pipeline, {
+      // Airflow sets it in every task's environment: stored check results then carry it.
+      runId: Deno.env.get("AIRFLOW_CTX_DAG_RUN_ID") || undefined,
       ...options,
       signal: controller.signal,
       onProgress: progress?.update,
@@ -126,6 +134,25 @@ function pipelineArgument(args: string[], command: string, config: LoadedConfig)
       ? `The ${command} command needs a pipeline name.`
       : `The ${command} command takes one pipeline name, got ${args.length}: ${args.join(" ")}.`,
     { hint: `Pipelines in ${config.path}: ${known}. Example: deno task pipeline ${command} load` },
+  );
+}
+
+/** How long a component may take to answer `health`. */
+const HEALTH_TIMEOUT_MS = 10_000;
+
+/** The components of a pipeline that have a health check, each once, with their names. */
+function withHealth(pipeline: Pipeline): Named<Lifecycle>[] {
+  const all: Named<Lifecycle>[] = [
+    pipeline.source,
+    ...pipeline.transforms,
+    ...pipeline.sinks,
+    pipeline.deadLetter,
+    ...pipeline.steps,
+    ...pipeline.checks,
+  ];
+  const seen = new Set<Lifecycle>();
+  return all.filter(({ component }) =>
+    component.health !== undefined && !seen.has(component) && seen.add(component)
   );
 }
 
@@ -234,6 +261,100 @@ ${EXIT_CODE_HELP}`,
         parts: { load: false, steps, checks: false },
       });
       return { command: "step", ...result };
+    },
+  },
+  check: {
+    summary: "run a pipeline's data-quality checks alone",
+    help: `Usage: deno task pipeline check <pipeline> [options]
+
+Runs the pipeline's checks without reading its source: what a \`batch\` run does last. Each
+result (observed value, threshold, passed) is stored in pipeline.check_results with the run id
+(Airflow's DAG run id when Airflow runs it), printed as a table on a terminal, and given in the
+JSON summary. Exits 3 when an error-severity check fails; warnings only report.
+
+${OPTIONS_HELP}
+
+${EXIT_CODE_HELP}`,
+    async run(args, options) {
+      if (options.once || options.loadOnly) {
+        throw new UsageError("check takes neither --once nor --load-only.");
+      }
+      const config = await loadConfig(options.config, Deno.env.toObject());
+      const pipeline = config.pipeline(pipelineArgument(args, "check", config));
+      if (pipeline.checks.length === 0) {
+        throw new UsageError(`Pipeline ${pipeline.name} has no checks.`, {
+          hint: "Add checks to it in the config, e.g. qualityCheck({...}).",
+        });
+      }
+      const result = await execute(pipeline, {
+        mode: "batch",
+        parts: { load: false, steps: [], checks: true },
+      });
+      return { command: "check", ...result };
+    },
+  },
+  health: {
+    summary: "ask the systems behind a pipeline whether they answer",
+    help: `Usage: deno task pipeline health <pipeline> [component...] [options]
+
+Asks each component of the pipeline (or only those named, e.g. kafka or postgres) for a cheap
+round trip with the system behind it (a metadata request, SELECT version()), each bounded to
+${
+      HEALTH_TIMEOUT_MS / 1000
+    } s, and prints one line per component. Connects nothing else and changes nothing.
+Exits 0 when all answer, 1 otherwise.
+
+${OPTIONS_HELP}`,
+    async run(args, options) {
+      if (options.once || options.loadOnly) {
+        throw new UsageError("health takes neither --once nor --load-only.");
+      }
+      const config = await loadConfig(options.config, Deno.env.toObject());
+      const [name, ...wanted] = args;
+      const pipeline = config.pipeline(
+        pipelineArgument(name === undefined ? [] : [name], "health", config),
+      );
+      const all = withHealth(pipeline);
+      const unknown = wanted.filter((w) => !all.some((c) => c.name === w));
+      if (unknown.length > 0) {
+        throw new UsageError(
+          `Pipeline ${pipeline.name} has no component ${unknown.join(", ")} with a health check.`,
+          {
+            hint: `Its components with one are: ${all.map((c) => c.name).join(", ") || "none"}.`,
+          },
+        );
+      }
+      const chosen = wanted.length === 0 ? all : all.filter((c) => wanted.includes(c.name));
+      const results = await Promise.all(chosen.map(async ({ name, component }) => {
+        const started = performance.now();
+        try {
+          const answer = await component.health!(AbortSignal.timeout(HEALTH_TIMEOUT_MS));
+          return { name, healthy: true, answer, ms: Math.round(performance.now() - started) };
+        } catch (error) {
+          const described = describeError(error);
+          return {
+            name,
+            healthy: false,
+            error: described.message,
+            hint: described.hint,
+            ms: Math.round(performance.now() - started),
+          };
+        }
+      }));
+      for (const result of results) {
+        const line = result.healthy
+          ? `${result.name}: ok, ${result.answer} (${result.ms} ms)`
+          : `${result.name}: FAILED, ${result.error}${result.hint ? ` Hint: ${result.hint}` : ""}`;
+        (result.healthy ? console.log : console.error)(redact(line));
+      }
+      const healthy = results.every((result) => result.healthy);
+      return {
+        command: "health",
+        pipeline: pipeline.name,
+        exitCode: healthy ? EXIT_CODES.ok : EXIT_CODES.failure,
+        exitReason: healthy ? "healthy" : "unhealthy",
+        components: results,
+      };
     },
   },
   migrate: {

@@ -5,7 +5,7 @@
  * @module
  */
 import { redact } from "../core/redact.ts";
-import type { Progress, RunResult } from "../core/types.ts";
+import type { CheckResult, Progress, RunResult } from "../core/types.ts";
 
 /** The JSON object printed as the last line of stdout. */
 export type Summary = { command: string; exitCode: number } & Record<string, unknown>;
@@ -49,10 +49,40 @@ export function printRunResult(result: RunResult): void {
   for (const step of result.steps) {
     console.log(`  step ${step.name}: ${number.format(step.rows)} rows in ${step.durationMs} ms`);
   }
-  for (const check of result.checks) {
-    const mark = check.passed ? "ok  " : check.severity.toUpperCase().padEnd(4);
-    console.log(`  ${mark} ${check.name}: ${check.message}`);
-  }
+  if (result.checks.length > 0) console.log(checkTable(result.checks));
+}
+
+/**
+ * The check results as a table for a terminal, then what each failed check saw.
+ *
+ * @example
+ * ```ts
+ * import { checkTable } from "./output.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const table = checkTable([{ name: "freshness", severity: "error", passed: false,
+ *   observed: 900, threshold: 600, message: "Seconds since the newest snapshot." }]);
+ * assert.match(table, /freshness +error +900 +600 +FAILED/);
+ * ```
+ */
+export function checkTable(checks: CheckResult[]): string {
+  const rows = [
+    ["check", "severity", "observed", "threshold", "result"],
+    ...checks.map((c) => [
+      c.name,
+      c.severity,
+      String(c.observed ?? "-"),
+      String(c.threshold ?? "-"),
+      c.passed ? "ok" : "FAILED",
+    ]),
+  ];
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+  const lines = rows.map((row) => "  " + row.map((cell, i) => cell.padEnd(widths[i])).join("  "));
+  const failed = checks.filter((c) => !c.passed).map((c) => {
+    const text = c.message.length > 300 ? `${c.message.slice(0, 300)}…` : c.message;
+    return `  ${c.name}: ${text}`;
+  });
+  return [...lines, ...(failed.length > 0 ? ["", ...failed] : [])].join("\n");
 }
 
 /**

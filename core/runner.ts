@@ -57,6 +57,11 @@ export interface RunOptions {
    * @default {{ load: true, checks: true }}
    */
   parts?: RunParts;
+  /**
+   * Identifies the run, e.g. Airflow's DAG run id, so that what it records can be traced.
+   * @default {a random UUID}
+   */
+  runId?: string;
 }
 
 /** The parts of a batch run; see {@linkcode RunOptions.parts}. */
@@ -119,12 +124,14 @@ class Run {
   readonly #startedAt = new Date();
   readonly #start = performance.now();
   readonly #load: boolean;
+  readonly #runId: string;
   readonly #stepsToRun: Pipeline["steps"];
   readonly #checksToRun: Pipeline["checks"];
 
   constructor(pipeline: Pipeline, options: RunOptions) {
     this.#pipeline = pipeline;
     this.#options = options;
+    this.#runId = options.runId ?? crypto.randomUUID();
     const parts = options.parts ?? { load: true, checks: true };
     this.#load = parts.load;
     this.#stepsToRun = pipeline.steps.filter((step) => parts.steps?.includes(step.name) ?? true);
@@ -436,7 +443,7 @@ class Run {
       });
     }
     for (const { component } of this.#checksToRun) {
-      this.#checks.push(await component.run(signal));
+      this.#checks.push(await component.run(signal, this.#runId));
     }
     this.#timings.postLoad = performance.now() - started;
     const failed = this.#checks.some((check) => check.severity === "error" && !check.passed);
@@ -486,6 +493,7 @@ class Run {
     const round = (ms: number) => Math.round(ms);
     const t = this.#timings;
     return {
+      runId: this.#runId,
       pipeline: this.#pipeline.name,
       mode: this.#options.mode,
       exitReason,

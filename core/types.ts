@@ -208,8 +208,8 @@ export interface CheckResult {
 
 /** Runs after loading and reports whether the data holds up. */
 export interface Check extends Lifecycle {
-  /** Measures and judges. */
-  run(signal: AbortSignal): Promise<CheckResult>;
+  /** Measures and judges; `runId` identifies the run, for a check that records its results. */
+  run(signal: AbortSignal, runId: string): Promise<CheckResult>;
 }
 
 /** What a post-load step did. */
@@ -265,6 +265,8 @@ export type ExitReason = "drained" | "signal" | "failed" | "check_failed";
 
 /** The outcome of one run, also printed as the last line of the CLI's output. */
 export interface RunResult {
+  /** Identifies the run, e.g. in stored check results. */
+  runId: string;
   /** The pipeline that ran. */
   pipeline: string;
   /** How it ran. */

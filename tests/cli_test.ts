@@ -18,7 +18,9 @@ Deno.test("pipeline --help lists the commands and the exit codes", async () => {
 });
 
 Deno.test("every command answers --help with exit code 0", async () => {
-  for (const command of ["stream", "batch", "validate", "run", "step", "migrate"]) {
+  for (
+    const command of ["stream", "batch", "validate", "run", "step", "migrate", "check", "health"]
+  ) {
     const output = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--quiet", "cli/main.ts", command, "--help"],
     }).output();
@@ -125,4 +127,30 @@ Deno.test("migrate on the embedded default applies the warehouse migrations once
   } finally {
     await Deno.remove(dataDir, { recursive: true });
   }
+});
+
+Deno.test("health answers per component, and exits 1 naming the one that is down, without its password", async () => {
+  const run = await runCli(["health", "load", "postgres"], {
+    env: { DATABASE_URL: "postgres://pipeline:hunter2@127.0.0.1:1/velib" },
+  });
+  assert.equal(run.code, 1);
+  assert.match(
+    run.stderr,
+    /postgres: FAILED, Could not connect to PostgreSQL at 127\.0\.0\.1:1\/velib/,
+  );
+  assert.match(run.stderr, /Hint: Check that PostgreSQL is running/);
+  assert.doesNotMatch(run.stdout + run.stderr, /hunter2/);
+  assert.equal(run.summary.exitReason, "unhealthy");
+});
+
+Deno.test("health load postgres answers with the server's version when it is up", async () => {
+  const run = await runCli(["health", "load", "postgres"]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /postgres: ok, PostgreSQL \d+\.\d+ at /);
+});
+
+Deno.test("health exits 2 naming the components it knows when asked for another", async () => {
+  const run = await runCli(["health", "load", "clickhouse"]);
+  assert.equal(run.code, 2);
+  assert.match(run.stderr, /Its components with one are: kafka, postgres/);
 });

@@ -1,7 +1,9 @@
 /**
  * A PostgreSQL sink with an exactly-once effect: each batch's rows, dead letters and source
  * positions are written in one transaction, and a replayed batch changes nothing. `migrate`
- * applies the same migrations as the sink's `connect()`, for a `migrate` command.
+ * applies the same migrations as the sink's `connect()`, for a `migrate` command, and
+ * `connectDatabase` opens a migrated database (a server or embedded PGlite) for other plugins,
+ * such as checks.
  *
  * @example
  * ```ts
@@ -14,6 +16,8 @@
  * @module
  */
 export { postgresSink, postgresStep } from "./plugin.ts";
-export { migrate, type MigrateOptions } from "./connect.ts";
+export { connectDatabase, type ConnectOptions, migrate, type MigrateOptions } from "./connect.ts";
+export { connectionSchema } from "./config.ts";
+export type { Database, Queryable, QueryResult, Session } from "./database.ts";
 export type { AppliedMigration, MigrationScope } from "./migrate.ts";
-export type { PostgresSinkConfig, PostgresStepConfig } from "./config.ts";
+export type { ConnectionConfig, PostgresSinkConfig, PostgresStepConfig } from "./config.ts";
