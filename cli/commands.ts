@@ -10,6 +10,7 @@ import {
   SHUTDOWN_SIGNALS,
   ShutdownRequested,
 } from "../core/errors.ts";
+import { retry } from "../core/retry.ts";
 import { EXIT_CODES, type RunOptions, runPipeline } from "../core/runner.ts";
 import type { Lifecycle, Named, Pipeline, RunMode } from "../core/types.ts";
 import { redact } from "../core/redact.ts";
@@ -137,8 +138,11 @@ function pipelineArgument(args: string[], command: string, config: LoadedConfig)
   );
 }
 
-/** How long a component may take to answer `health`. */
+/** How long a component may take to answer `health`, retries included. */
 const HEALTH_TIMEOUT_MS = 10_000;
+
+/** How `health` asks again after a transient failure. */
+const HEALTH_RETRY = { attempts: 5, initialDelayMs: 250, maxDelayMs: 2_000 };
 
 /** The components of a pipeline that have a health check, each once, with their names. */
 function withHealth(pipeline: Pipeline): Named<Lifecycle>[] {
@@ -327,11 +331,19 @@ ${OPTIONS_HELP}`,
       const chosen = wanted.length === 0 ? all : all.filter((c) => wanted.includes(c.name));
       const results = await Promise.all(chosen.map(async ({ name, component }) => {
         const started = performance.now();
+        const signal = AbortSignal.timeout(HEALTH_TIMEOUT_MS);
+        let last: unknown;
         try {
-          const answer = await component.health!(AbortSignal.timeout(HEALTH_TIMEOUT_MS));
+          // A transient answer (a broker still electing a group coordinator) is asked again
+          // within the time limit, as the runner would when connecting.
+          const answer = await retry(
+            () => component.health!(signal).catch((error) => Promise.reject(last = error)),
+            HEALTH_RETRY,
+            { signal },
+          );
           return { name, healthy: true, answer, ms: Math.round(performance.now() - started) };
         } catch (error) {
-          const described = describeError(error);
+          const described = describeError(signal.aborted && last !== undefined ? last : error);
           return {
             name,
             healthy: false,

@@ -1,0 +1,100 @@
+"""Vélib' load, every 5 minutes: Kafka → warehouse, then the gold tables, then the checks.
+
+Each task is one `deno task pipeline …` command, so the DAG holds no pipeline logic and imports
+nothing from the project. The command's exit code is the task's state (0 ok, 1 failure,
+2 usage, 3 a data-quality check failed) and the last line of its stdout, a one-line JSON
+summary, is the task's XCom.
+
+Where the project lives is resolved when a task runs, never when this file is parsed:
+the Airflow Variable `velib_project_dir`, else `VELIB_PROJECT_DIR` in the worker's
+environment, else the directory above `dags/`. Parsing must stay cheap and offline (the DAG
+processor re-parses this file every few seconds), so nothing here reads a Variable, the
+metadata DB or the network at import.
+
+The worker needs `deno` on its PATH, and `DATABASE_URL` and `KAFKA_BROKERS` in its
+environment: every task inherits the worker's environment.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pendulum
+from airflow.providers.standard.operators.bash import BashOperator
+from airflow.sdk import DAG
+
+# The checkout this file sits in; the fallback when neither the Variable nor the env var is set.
+# (A versioned DAG bundle may parse a copy of dags/ elsewhere: set the Variable then.)
+REPO_ROOT = str(Path(__file__).resolve().parent.parent)
+
+
+def velib_project_dir() -> str:
+    """`VELIB_PROJECT_DIR`, else the repo root: a macro, so read in the worker at render time."""
+    return os.environ.get("VELIB_PROJECT_DIR") or REPO_ROOT
+
+
+# Rendered per task instance: the Variable wins, then the worker's env, then the repo root.
+PROJECT_DIR = "{{ var.value.get('velib_project_dir', None) or velib_project_dir() }}"
+
+
+def pipeline(task_id: str, args: str, timeout: timedelta) -> BashOperator:
+    """One `deno task pipeline <args>` run in the project directory."""
+    return BashOperator(
+        task_id=task_id,
+        # JSON logs go to stderr and end before the summary; Airflow reads stdout and stderr
+        # as one stream and keeps its last line, so the summary is what reaches XCom.
+        bash_command=f"deno task pipeline {args} --log-format json",
+        cwd=PROJECT_DIR,
+        # append_env: add to the worker's environment (PATH, DATABASE_URL, KAFKA_BROKERS),
+        # not replace it.
+        env={"NO_COLOR": "1"},
+        append_env=True,
+        # BashOperator turns exit code 99 into "skipped" by default. The CLI never exits 99,
+        # and a skip would hide a failure, so every non-zero code fails the task.
+        skip_on_exit_code=None,
+        execution_timeout=timeout,
+    )
+
+
+with DAG(
+    dag_id="velib_pipeline",
+    description="Vélib' stations: Kafka → PostgreSQL warehouse, gold tables, data-quality checks.",
+    # On the clock (:00, :05, …): one run per 5 minutes of messages, easy to match with logs.
+    schedule="*/5 * * * *",
+    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+    # Each run consumes everything waiting in Kafka, so missed intervals need no catch-up run,
+    # and two runs at once would only race for the same messages.
+    catchup=False,
+    max_active_runs=1,
+    # Retries ride out a broker or database restart. Exit codes 2 and 3 (usage, a failed
+    # check) are retried too, since BashOperator cannot tell exit codes apart: that costs
+    # two minutes before the failure shows, and never a wrong result.
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=1)},
+    user_defined_macros={"velib_project_dir": velib_project_dir},
+    tags=["velib"],
+) as dag:
+    # Timeouts: a timed-out command gets SIGTERM and exits 143 without acknowledging the batch
+    # in flight, so killing it is safe; they only bound how long a stuck run holds the slot.
+    # - health, 1 min: one cheap call (a metadata request, SELECT 1) that answers in
+    #   milliseconds; a minute without an answer means the service is down.
+    # - consume, 4 min: bounded to what the topic held at start, about 7,400 messages
+    #   (1,471 stations a minute) that load in seconds. After an outage each batch commits
+    #   its rows and offsets together, so a timed-out try keeps its progress and the
+    #   retries and next runs catch up. Health + consume fit one 5-min slot; past it,
+    #   max_active_runs=1 delays the next run instead of overlapping it.
+    # - refreshes and ranking, 2 min: incremental, their cost follows what was just loaded.
+    # - quality, 2 min: a few aggregate queries over the warehouse.
+    kafka_health = pipeline("check_kafka_health", "health load kafka", timedelta(minutes=1))
+    dwh_health = pipeline("check_dwh_health", "health load postgres", timedelta(minutes=1))
+    consume = pipeline("consume_kafka_batch", "batch load --load-only", timedelta(minutes=4))
+    gold = [
+        pipeline("refresh_hourly_agg", "step load refresh-hourly", timedelta(minutes=2)),
+        pipeline("refresh_daily_agg", "step load refresh-daily", timedelta(minutes=2)),
+        pipeline("compute_station_rank", "step load rank-stations", timedelta(minutes=2)),
+    ]
+    quality = pipeline("data_quality_check", "check load", timedelta(minutes=2))
+
+    # Gold only from a successful load (the default all_success trigger rule), checks last.
+    [kafka_health, dwh_health] >> consume >> gold >> quality

@@ -1,0 +1,125 @@
+/**
+ * `dags/velib_pipeline.py` as Airflow's DAG processor loads it: no import error, the seven
+ * tasks and their order, the schedule and retry settings, the commands, and an import that
+ * touches neither the network nor the metadata DB.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { DAGS_FOLDER, ensureAirflow } from "../../tools/lib/airflow.ts";
+import { DAG_FILE, probe, REPO_ROOT, TASK_IDS, UPSTREAM } from "./support.ts";
+
+interface TaskFacts {
+  operator: string;
+  bash_command: string | null;
+  upstream: string[];
+  downstream: string[];
+  retries: number;
+  retry_delay_seconds: number;
+  execution_timeout_seconds: number | null;
+  append_env: boolean | null;
+  skip_on_exit_code: number[];
+  do_xcom_push: boolean;
+  trigger_rule: string;
+}
+
+interface ShapeFacts {
+  dag_ids: string[];
+  import_errors: Record<string, string>;
+  dag?: {
+    schedule: string;
+    interval_seconds: number[];
+    catchup: boolean;
+    max_active_runs: number;
+    start_date: string | null;
+    project_dir: {
+      template: string;
+      default: string;
+      env: string;
+      variable: string;
+      same_for_all_tasks: boolean;
+    };
+    tasks: Record<string, TaskFacts>;
+  };
+}
+
+/** What each task runs after `deno task pipeline`, and its execution_timeout in seconds. */
+const COMMANDS: Record<string, [string, number]> = {
+  check_kafka_health: ["health load kafka", 60],
+  check_dwh_health: ["health load postgres", 60],
+  consume_kafka_batch: ["batch load --load-only", 240],
+  refresh_hourly_agg: ["step load refresh-hourly", 120],
+  refresh_daily_agg: ["step load refresh-daily", 120],
+  compute_station_rank: ["step load rank-stations", 120],
+  data_quality_check: ["check load", 120],
+};
+
+const BASH_OPERATOR = "airflow.providers.standard.operators.bash.BashOperator";
+
+/** The DagBag's view of dags/, read once for the tests below (each read starts Airflow: 4 s). */
+let shapeFacts: Promise<ShapeFacts> | undefined;
+function loadShape(): Promise<ShapeFacts> {
+  return shapeFacts ??= (async () => {
+    // No metadata DB: loading a DAG must not need one.
+    await using airflow = await ensureAirflow({ database: false });
+    return await probe<ShapeFacts>(airflow, ["shape", DAGS_FOLDER]);
+  })();
+}
+
+Deno.test("velib_pipeline loads through the DagBag with its 7 tasks, order, schedule, retries and commands", async () => {
+  const facts = await loadShape();
+
+  assert.deepEqual(facts.import_errors, {});
+  assert.deepEqual(facts.dag_ids, ["velib_pipeline"]);
+  const dag = facts.dag!;
+  assert.ok(dag.interval_seconds.length > 0, dag.schedule);
+  assert.ok(dag.interval_seconds.every((seconds) => seconds === 300), dag.schedule);
+  assert.equal(dag.catchup, false);
+  assert.equal(dag.max_active_runs, 1);
+  assert.ok(dag.start_date && Date.parse(dag.start_date) < Date.now(), dag.start_date ?? "none");
+
+  assert.deepEqual(Object.keys(dag.tasks).sort(), TASK_IDS);
+  for (const [id, task] of Object.entries(dag.tasks)) {
+    const downstream = TASK_IDS.filter((other) => UPSTREAM[other].includes(id));
+    assert.deepEqual(task.upstream, UPSTREAM[id], `${id}: upstream`);
+    assert.deepEqual(task.downstream, downstream, `${id}: downstream`);
+    assert.equal(task.trigger_rule, "all_success", `${id}: runs only when all upstream succeeded`);
+    assert.equal(task.operator, BASH_OPERATOR, `${id}: operator`);
+    assert.equal(task.retries, 2, `${id}: retries`);
+    assert.equal(task.retry_delay_seconds, 60, `${id}: retry_delay`);
+    const [args, timeout] = COMMANDS[id];
+    assert.equal(task.execution_timeout_seconds, timeout, `${id}: execution_timeout`);
+    const command = task.bash_command ?? "";
+    assert.ok(command.startsWith(`deno task pipeline ${args}`), `${id}: ${command}`);
+    // Only options such as --log-format json may follow.
+    assert.match(command.slice(`deno task pipeline ${args}`.length), /^( --[a-z-]+( [a-z]+)?)*$/);
+    assert.equal(task.append_env, true, `${id}: must inherit the worker's environment`);
+    assert.deepEqual(task.skip_on_exit_code, [], `${id}: no exit code may mean "skipped"`);
+    assert.equal(task.do_xcom_push, true, `${id}: the JSON summary goes to XCom`);
+  }
+});
+
+Deno.test("velib_pipeline runs in the Variable's directory, else VELIB_PROJECT_DIR's, else the repo root", async () => {
+  const { dag } = await loadShape();
+  const dirs = dag!.project_dir;
+  // A template, so that it is resolved per task run on the worker, not at parse time.
+  assert.match(dirs.template, /\{\{.*\}\}/);
+  assert.equal(dirs.same_for_all_tasks, true);
+  assert.equal(dirs.default, REPO_ROOT);
+  assert.equal(dirs.env, "/from/env");
+  assert.equal(dirs.variable, "/from/variable");
+});
+
+Deno.test("importing dags/velib_pipeline.py opens no connection: network and metadata DB blocked", async () => {
+  await using airflow = await ensureAirflow({ database: false });
+  const result = await probe(airflow, ["offline-import", DAG_FILE]);
+  assert.equal(
+    result.guard_works,
+    true,
+    "the guard must refuse a connection, or this proves nothing",
+  );
+  assert.deepEqual(result.attempts_during_import, []);
+  assert.equal(result.error, null);
+  assert.equal(result.imported, true);
+  assert.equal(result.dag_id, "velib_pipeline");
+});
