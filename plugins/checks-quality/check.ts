@@ -6,7 +6,7 @@
  */
 import { PipelineError } from "../../core/errors.ts";
 import type { Check, CheckResult, ComponentContext } from "../../core/types.ts";
-import { connectDatabase, type Database } from "../sink-postgres/mod.ts";
+import { connectDatabase, type Database, readQueryFile } from "../sink-postgres/mod.ts";
 import type { QualityCheckConfig } from "./config.ts";
 import { INSERT_RESULT } from "./statements.ts";
 
@@ -37,7 +37,7 @@ export class QualityCheck implements Check {
 
   /** Reads the query file, opens the database and applies the migrations not applied yet. */
   async connect(ctx: ComponentContext): Promise<void> {
-    this.#query = await readQuery(this.#config.query);
+    this.#query = await readQueryFile(this.#config.query, "check");
     const { db } = await connectDatabase(this.#config, {
       logger: ctx.logger,
       applicationName: `pipeline ${ctx.pipeline} check`,
@@ -124,18 +124,4 @@ export class QualityCheck implements Check {
 export function judge(observed: number | null, threshold: number, passWhen: "max" | "min") {
   if (observed === null) return true;
   return passWhen === "max" ? observed <= threshold : observed >= threshold;
-}
-
-async function readQuery(path: string): Promise<string> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (error) {
-    throw new PipelineError(
-      `Could not read the check query ${path}: ${error instanceof Error ? error.message : error}.`,
-      {
-        hint:
-          "Check `query` in the check's config; a relative path starts at the working directory.",
-      },
-    );
-  }
 }

@@ -9,6 +9,7 @@ import { PGlite } from "@electric-sql/pglite";
 import type { Logger } from "@logtape/logtape";
 import { resolve } from "node:path";
 import pg from "pg";
+import { PipelineError } from "../../core/errors.ts";
 import { redact } from "../../core/redact.ts";
 import { connectFailure } from "./classify.ts";
 
@@ -244,5 +245,33 @@ class Lock {
     } finally {
       release();
     }
+  }
+}
+
+/**
+ * Reads the `.sql` file of a step's or a check's `query`, or says which file could not be read
+ * and what to fix.
+ *
+ * @example
+ * ```ts
+ * import { readQueryFile } from "./database.ts";
+ * import assert from "node:assert/strict";
+ *
+ * await assert.rejects(readQueryFile("no/such.sql", "check"), /Could not read the check's query/);
+ * ```
+ */
+export async function readQueryFile(path: string, owner: "step" | "check"): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    throw new PipelineError(
+      `Could not read the ${owner}'s query ${path}: ${
+        error instanceof Error ? error.message : error
+      }.`,
+      {
+        hint: `Check \`query\` in the ${owner}'s config; a relative path starts at the working ` +
+          "directory.",
+      },
+    );
   }
 }

@@ -18,6 +18,7 @@
 export { postgresSink, postgresStep } from "./plugin.ts";
 export { connectDatabase, type ConnectOptions, migrate, type MigrateOptions } from "./connect.ts";
 export { connectionSchema } from "./config.ts";
+export { readQueryFile } from "./database.ts";
 export type { Database, Queryable, QueryResult, Session } from "./database.ts";
 export type { AppliedMigration, MigrationScope } from "./migrate.ts";
 export type { ConnectionConfig, PostgresSinkConfig, PostgresStepConfig } from "./config.ts";

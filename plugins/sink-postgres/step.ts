@@ -9,7 +9,7 @@ import type { ComponentContext, Step, StepResult } from "../../core/types.ts";
 import { statementFailure } from "./classify.ts";
 import type { PostgresStepConfig } from "./config.ts";
 import { connectDatabase, migrateFor } from "./connect.ts";
-import type { Database } from "./database.ts";
+import { type Database, readQueryFile } from "./database.ts";
 import { identifier, list, placeholder, type Sql, sql } from "./sql.ts";
 
 /**
@@ -46,7 +46,7 @@ export class PostgresStep implements Step {
     const { call, args, query } = this.#config;
     this.#statement = call !== undefined
       ? callStatement(call, Object.keys(args)).text
-      : await readQuery(query!);
+      : await readQueryFile(query!, "step");
     const { db } = await connectDatabase(this.#config, {
       logger: ctx.logger,
       applicationName: `pipeline ${ctx.pipeline}`,
@@ -111,18 +111,4 @@ export class PostgresStep implements Step {
 export function callStatement(call: string, names: string[]): Sql {
   const args = list(names.map((name, i) => sql`${identifier(name)} => ${placeholder(i + 1)}`));
   return sql`SELECT ${identifier(call)}(${args}) AS rows`;
-}
-
-async function readQuery(path: string): Promise<string> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (error) {
-    throw new PipelineError(
-      `Could not read the query file ${path}: ${error instanceof Error ? error.message : error}.`,
-      {
-        hint:
-          "Check `query` in the step's config; a relative path starts at the working directory.",
-      },
-    );
-  }
 }
