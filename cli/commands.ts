@@ -28,10 +28,15 @@ export interface GlobalOptions {
   loadOnly: boolean;
 }
 
+/** The flags that belong to one command only, and the command each belongs to. */
+export const COMMAND_FLAGS = { once: "stream", loadOnly: "batch" } as const;
+
 /** A CLI command. */
 export interface Command {
   /** One line for the command list. */
   summary: string;
+  /** Which of {@linkcode COMMAND_FLAGS} it takes; any other is a usage error. */
+  flags?: Array<keyof typeof COMMAND_FLAGS>;
   /** The full `--help` text. */
   help: string;
   /** Runs it with its positional arguments; resolves with the summary to print last. */
@@ -78,15 +83,8 @@ Progress goes to stderr on a terminal; the last line on stdout is a JSON summary
 ${OPTIONS_HELP}
 
 ${EXIT_CODE_HELP}`,
+    flags: mode === "stream" ? ["once"] : ["loadOnly"],
     async run(args, options) {
-      if (options.once && mode !== "stream") {
-        throw new UsageError(
-          "--once goes with the stream command; a batch run is one cycle already.",
-        );
-      }
-      if (options.loadOnly && mode !== "batch") {
-        throw new UsageError("--load-only goes with the batch command.");
-      }
       const config = await loadConfig(options.config, Deno.env.toObject());
       const pipeline = config.pipeline(pipelineArgument(args, mode, config));
       const result = await execute(pipeline, {
@@ -144,8 +142,8 @@ const HEALTH_TIMEOUT_MS = 10_000;
 /** How `health` asks again after a transient failure. */
 const HEALTH_RETRY = { attempts: 5, initialDelayMs: 250, maxDelayMs: 2_000 };
 
-/** The components of a pipeline that have a health check, each once, with their names. */
-function withHealth(pipeline: Pipeline): Named<Lifecycle>[] {
+/** Every component of a pipeline, each once (a sink may also be the dead-letter sink). */
+function componentsOf(pipeline: Pipeline): Named<Lifecycle>[] {
   const all: Named<Lifecycle>[] = [
     pipeline.source,
     ...pipeline.transforms,
@@ -155,24 +153,11 @@ function withHealth(pipeline: Pipeline): Named<Lifecycle>[] {
     ...pipeline.checks,
   ];
   const seen = new Set<Lifecycle>();
-  return all.filter(({ component }) =>
-    component.health !== undefined && !seen.has(component) && seen.add(component)
-  );
+  return all.filter(({ component }) => !seen.has(component) && seen.add(component));
 }
 
 /** The pipeline `run` runs when given none: the main job on the embedded default. */
 const RUN_DEFAULT = "local";
-
-/** The components of a pipeline that keep tables, each once. */
-function migratable(pipeline: Pipeline): Lifecycle[] {
-  const all: Lifecycle[] = [
-    ...pipeline.sinks.map((s) => s.component),
-    pipeline.deadLetter.component,
-    ...pipeline.steps.map((s) => s.component),
-    ...pipeline.checks.map((c) => c.component),
-  ];
-  return [...new Set(all)].filter((component) => component.migrate !== undefined);
-}
 
 /** The commands, by name. */
 export const COMMANDS: Record<string, Command> = {
@@ -187,7 +172,6 @@ and validates every pipeline and every component's settings. Lists all problems 
 
 ${OPTIONS_HELP}`,
     async run(args, options) {
-      if (options.once) throw new UsageError("--once goes with the stream command.");
       if (args.length > 0) {
         throw new UsageError(`validate takes no arguments, got: ${args.join(" ")}.`);
       }
@@ -214,9 +198,6 @@ ${OPTIONS_HELP}
 
 ${EXIT_CODE_HELP}`,
     async run(args, options) {
-      if (options.once || options.loadOnly) {
-        throw new UsageError("run takes neither --once nor --load-only: it is one full cycle.");
-      }
       if (args.length > 1) {
         throw new UsageError(`run takes at most one pipeline name, got: ${args.join(" ")}.`);
       }
@@ -242,9 +223,6 @@ ${OPTIONS_HELP}
 
 ${EXIT_CODE_HELP}`,
     async run(args, options) {
-      if (options.once || options.loadOnly) {
-        throw new UsageError("step takes neither --once nor --load-only.");
-      }
       const config = await loadConfig(options.config, Deno.env.toObject());
       const [name, ...steps] = args;
       const pipeline = config.pipeline(
@@ -280,9 +258,6 @@ ${OPTIONS_HELP}
 
 ${EXIT_CODE_HELP}`,
     async run(args, options) {
-      if (options.once || options.loadOnly) {
-        throw new UsageError("check takes neither --once nor --load-only.");
-      }
       const config = await loadConfig(options.config, Deno.env.toObject());
       const pipeline = config.pipeline(pipelineArgument(args, "check", config));
       if (pipeline.checks.length === 0) {
@@ -310,15 +285,12 @@ Exits 0 when all answer, 1 otherwise.
 
 ${OPTIONS_HELP}`,
     async run(args, options) {
-      if (options.once || options.loadOnly) {
-        throw new UsageError("health takes neither --once nor --load-only.");
-      }
       const config = await loadConfig(options.config, Deno.env.toObject());
       const [name, ...wanted] = args;
       const pipeline = config.pipeline(
         pipelineArgument(name === undefined ? [] : [name], "health", config),
       );
-      const all = withHealth(pipeline);
+      const all = componentsOf(pipeline).filter(({ component }) => component.health);
       const unknown = wanted.filter((w) => !all.some((c) => c.name === w));
       if (unknown.length > 0) {
         throw new UsageError(
@@ -379,9 +351,6 @@ their own; this is for deploying ahead of them. Applying twice is harmless.
 
 ${OPTIONS_HELP}`,
     async run(args, options) {
-      if (options.once || options.loadOnly) {
-        throw new UsageError("migrate takes neither --once nor --load-only.");
-      }
       if (args.length > 1) {
         throw new UsageError(`migrate takes at most one pipeline name, got: ${args.join(" ")}.`);
       }
@@ -397,8 +366,8 @@ ${OPTIONS_HELP}`,
           logger,
           signal: new AbortController().signal,
         };
-        for (const component of migratable(pipeline)) {
-          applied.push(...await component.migrate!(ctx));
+        for (const { component } of componentsOf(pipeline)) {
+          applied.push(...await component.migrate?.(ctx) ?? []);
         }
       }
       console.log(applied.length === 0 ? "Up to date." : `Applied: ${applied.join(", ")}.`);
@@ -430,4 +399,27 @@ Environment:
   VELIB_API_URL   overrides the base URL of the Vélib' API
 
 ${EXIT_CODE_HELP}`;
+}
+
+/**
+ * Refuses a flag the command does not take, naming the command it belongs to.
+ *
+ * @example
+ * ```ts
+ * import { checkFlags, COMMANDS } from "./commands.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.throws(
+ *   () => checkFlags("stream", COMMANDS.stream, { config: "", once: false, loadOnly: true }),
+ *   /--load-only goes with the batch command/,
+ * );
+ * ```
+ */
+export function checkFlags(name: string, command: Command, options: GlobalOptions): void {
+  for (const [flag, owner] of Object.entries(COMMAND_FLAGS)) {
+    if (options[flag as keyof typeof COMMAND_FLAGS] && !command.flags?.includes(flag as never)) {
+      const written = flag === "once" ? "--once" : "--load-only";
+      throw new UsageError(`${written} goes with the ${owner} command, not ${name}.`);
+    }
+  }
 }

@@ -8,7 +8,7 @@ import { isLogLevel } from "@logtape/logtape";
 import { configureLogging, type LogFormat } from "../core/log.ts";
 import { ConfigError, describeError } from "../core/errors.ts";
 import { EXIT_CODES } from "../core/runner.ts";
-import { COMMANDS, mainHelp, UsageError } from "./commands.ts";
+import { checkFlags, COMMANDS, mainHelp, UsageError } from "./commands.ts";
 import { printError, printSummary, type Summary } from "./output.ts";
 
 /**
@@ -40,11 +40,13 @@ export async function main(args: string[]): Promise<number> {
       return EXIT_CODES.ok;
     }
     await configureLogging(loggingOptions(parsed.values["log-format"], parsed.values["log-level"]));
-    const summary = await selected.run(rest, {
+    const options = {
       config: parsed.values.config!,
       once: parsed.values.once!,
       loadOnly: parsed.values["load-only"]!,
-    });
+    };
+    checkFlags(name, selected, options);
+    const summary = await selected.run(rest, options);
     printSummary(summary);
     return summary.exitCode;
   } catch (error) {

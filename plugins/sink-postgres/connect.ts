@@ -23,8 +23,16 @@ export interface ConnectOptions {
 }
 
 /**
- * Opens the database, checks it answers, and applies the migrations not applied yet. Tries
- * once: the runner retries a transient failure.
+ * The databases (URL and migrations folder) this process has migrated already. The sink, the
+ * steps and the checks of a pipeline share one database: checking its migrations once per
+ * process, not once per component, keeps start-up short.
+ */
+const migrated = new Set<string>();
+
+/**
+ * Opens the database, checks it answers, and applies the migrations not applied yet, unless
+ * this process did so for the same database and folder already. Tries once: the runner retries
+ * a transient failure.
  *
  * @example
  * ```ts ignore
@@ -42,6 +50,17 @@ export async function connectDatabase(
   config: ConnectionConfig,
   options: ConnectOptions,
 ): Promise<{ db: Database; applied: AppliedMigration[] }> {
+  const key = `${config.url}\n${config.migrations ?? ""}`;
+  const opened = await openAndMigrate(config, options, !migrated.has(key));
+  migrated.add(key);
+  return opened;
+}
+
+async function openAndMigrate(
+  config: ConnectionConfig,
+  options: ConnectOptions,
+  applyingMigrations: boolean,
+): Promise<{ db: Database; applied: AppliedMigration[] }> {
   const db = await openDatabase({ ...config, ...options });
   try {
     const session = await db.session();
@@ -52,11 +71,13 @@ export async function connectDatabase(
       } catch (error) {
         throw connectFailure(error, db.server);
       }
-      const applied = await applyMigrations(session, config.migrations, {
-        logger: options.logger,
-        server: db.server,
-        settings: config.migrationSettings,
-      });
+      const applied = applyingMigrations
+        ? await applyMigrations(session, config.migrations, {
+          logger: options.logger,
+          server: db.server,
+          settings: config.migrationSettings,
+        })
+        : [];
       return { db, applied };
     } catch (error) {
       failed = true;
@@ -94,8 +115,9 @@ export interface MigrateOptions {
 }
 
 /**
- * Applies the migrations that are not applied yet: connects, migrates, disconnects. The
- * sink's and the step's `connect()` do the same.
+ * Applies the migrations that are not applied yet: connects, migrates, disconnects, every time
+ * it is called. The sink's, the step's and the check's `connect()` do the same, once per
+ * process.
  *
  * @example
  * ```ts ignore
@@ -115,7 +137,7 @@ export async function migrate(options: MigrateOptions): Promise<AppliedMigration
       },
     );
   }
-  const { db, applied } = await connectDatabase({
+  const { db, applied } = await openAndMigrate({
     url: options.url,
     migrations: options.migrations,
     migrationSettings: options.settings ?? {},
@@ -125,7 +147,7 @@ export async function migrate(options: MigrateOptions): Promise<AppliedMigration
     logger: options.logger ?? getLogger(["pipeline", "migrate"]),
     applicationName: "pipeline migrate",
     poolSize: 1,
-  });
+  }, true);
   await db.end();
   return applied;
 }
