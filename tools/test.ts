@@ -10,6 +10,7 @@
  * @module
  */
 
+import { join } from "node:path";
 import {
   formatError,
   onTerminationSignals,
@@ -24,6 +25,7 @@ import {
   stopServices,
 } from "./services.ts";
 import { formatSeconds, removePath } from "./lib/proc.ts";
+import { DRILL_REPORT_VARIABLE, formatDrillTable, readDrillRows } from "../tests/faults/report.ts";
 import { SERVICE_DIR_PARENT } from "./lib/state.ts";
 
 /** The fixed part of the deno test command line; extra args are appended. */
@@ -139,9 +141,15 @@ export async function main(args: string[]): Promise<number> {
 
     phase = "running tests";
     const testsStartedAt = performance.now();
-    const run = runDenoTest(passThrough, services.env, (child) => (testProcess = child));
+    const drillReport = join(stateDir, "drills.jsonl");
+    const run = runDenoTest(
+      passThrough,
+      { ...services.env, [DRILL_REPORT_VARIABLE]: drillReport },
+      (child) => (testProcess = child),
+    );
     const { code, summary } = await run;
     timings.push(`tests ${formatSeconds(performance.now() - testsStartedAt)}`);
+    await printDrillReport(drillReport);
     exitCode = receivedSignal ? signalExitCode(receivedSignal) : judgeRun(code, summary);
   } catch (err) {
     if (err instanceof StartupAborted && receivedSignal) {
@@ -166,6 +174,15 @@ export async function main(args: string[]): Promise<number> {
   return exitCode;
 }
 
+/** The failure drills' table, when any drill ran. */
+async function printDrillReport(path: string): Promise<void> {
+  const rows = await readDrillRows(path);
+  if (rows.length === 0) return;
+  console.log(
+    `\nFailure drills (tests/faults/), one row per scenario:\n${formatDrillTable(rows)}\n`,
+  );
+}
+
 async function reapOrphans(): Promise<void> {
   const reaped = await reapOrphanedServices();
   for (const service of reaped) {
@@ -188,7 +205,7 @@ function printBanner(services: Services): void {
  */
 async function runDenoTest(
   passThrough: string[],
-  env: ServiceEnv,
+  env: ServiceEnv & Record<typeof DRILL_REPORT_VARIABLE, string>,
   onSpawn: (child: Deno.ChildProcess) => void,
 ): Promise<{ code: number; summary?: TestSummary }> {
   const args = [...DENO_TEST_ARGS, ...passThrough];
@@ -196,7 +213,7 @@ async function runDenoTest(
   const child = new Deno.Command(Deno.execPath(), {
     args,
     cwd: REPO_ROOT,
-    env: { KAFKA_BROKERS: env.KAFKA_BROKERS, DATABASE_URL: env.DATABASE_URL },
+    env: { ...env },
     stdin: "null",
     stdout: "piped",
     stderr: "inherit",
