@@ -302,7 +302,7 @@ class Run {
     const stop = this.#stop.signal;
     const transformed = await this.#transform(batch);
     try {
-      await this.#write(transformed, batch.cursors);
+      await this.#write(transformed, batch.cursors, arrivedValues(batch.messages));
     } catch (error) {
       if (stop.aborted) throw stop.reason;
       throw new WriteFailed("write failed", { cause: error });
@@ -345,6 +345,7 @@ class Run {
   async #write(
     batch: { messages: Message[]; rejects: Reject[] },
     cursors: Cursor[],
+    arrived: (message: Message) => unknown,
   ): Promise<void> {
     const started = performance.now();
     const { sinks, deadLetter } = this.#pipeline;
@@ -352,7 +353,7 @@ class Run {
     let unwritten = batch.rejects; // rejects not yet in the dead-letter sink
     let rejected = 0;
     const writeDeadLetters = async () => {
-      await this.#writeOne(deadLetter, { messages: [], rejects: unwritten, cursors: [] });
+      await this.#writeOne(deadLetter, { messages: [], rejects: unwritten, cursors: [] }, arrived);
       rejected += unwritten.length;
       unwritten = [];
     };
@@ -364,7 +365,7 @@ class Run {
         messages,
         rejects: isDeadLetter ? unwritten : [],
         cursors,
-      });
+      }, arrived);
       messages = written.messages;
       if (isDeadLetter) {
         rejected += written.rejects.length;
@@ -382,11 +383,13 @@ class Run {
   /**
    * Writes one sink, retrying transient failures with backoff. When the sink names records that
    * failed terminally, they are taken out (and, for the dead-letter sink, added to its rejects)
-   * and the rest is written again at once.
+   * and the rest is written again at once. A failed record's reject carries its value as it
+   * `arrived`, not as the transforms made it, so that it can be replayed.
    */
   async #writeOne(
     sink: Named<Sink>,
     batch: { messages: Message[]; rejects: Reject[]; cursors: Cursor[] },
+    arrived: (message: Message) => unknown,
   ): Promise<{ messages: Message[]; rejects: Reject[]; isolated: Reject[] }> {
     let { messages, rejects } = batch;
     const isolated: Reject[] = [];
@@ -408,7 +411,7 @@ class Run {
         const poison = poisonOf(error);
         const failed = new Set(poison.map(([index]) => index));
         const found = poison.map(([index, cause]): Reject => ({
-          payload: messages[index].value,
+          payload: arrived(messages[index]),
           reason: describeError(cause).message,
           stage: `sink ${sink.name}`,
           origin: messages[index].origin,
@@ -579,6 +582,24 @@ function poisonOf(error: BatchError): Array<[number, Error]> {
 }
 
 type Settled = { value: Batch | EndOfInput } | { error: unknown };
+
+/**
+ * A record's value as the source read it, found by its origin (transforms keep it); the value
+ * as it is for a record without one. The index is built on first use: only a failed record needs
+ * it.
+ */
+function arrivedValues(read: Message[]): (message: Message) => unknown {
+  const key = (origin: Cursor) => `${origin.stream}\0${origin.partition}\0${origin.offset}`;
+  let byOrigin: Map<string, unknown> | undefined;
+  return (message) => {
+    if (message.origin === undefined) return message.value;
+    byOrigin ??= new Map(
+      read.flatMap((m) => m.origin ? [[key(m.origin), m.value] as const] : []),
+    );
+    const origin = key(message.origin);
+    return byOrigin.has(origin) ? byOrigin.get(origin) : message.value;
+  };
+}
 
 function unique<C>(items: Named<C>[]): Named<C>[] {
   const seen = new Set<C>();
