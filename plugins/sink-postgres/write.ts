@@ -164,6 +164,21 @@ function encodeRecords(messages: Message[], targets: Target[]): EncodedRecords |
         failures.failed(index, recordError(`The record has none of the columns of ${table}.`));
         return;
       }
+      // The driver would send a lone surrogate as U+FFFD: stored altered, with no error.
+      const malformed = columns.find((column) =>
+        !target.columns.get(column)!.json && typeof record[column] === "string" &&
+        !record[column].isWellFormed()
+      );
+      if (malformed !== undefined) {
+        failures.failed(
+          index,
+          recordError(
+            `Column ${malformed} of ${table}: the text has a lone surrogate, not valid Unicode; ` +
+              "PostgreSQL would store it altered.",
+          ),
+        );
+        return;
+      }
       try {
         const fields = Object.fromEntries(
           columns.map((column) => [
