@@ -94,6 +94,15 @@ export const sourceConfigSchema = connectionSchema.extend({
   maxWaitMs: z.int().min(0).default(500),
   /** How message values are decoded. */
   format: z.enum(["json"]).default("json"),
+  /**
+   * How long the group waits for a member's heartbeat before it gives the member's partitions
+   * to others. A member that dies without leaving (a killed run) holds its partitions that long:
+   * the next run waits for it before it reads anything. kafkajs's 30 s would cost every restart
+   * after a crash 30 s; 10 s still covers a pause of the process. The broker refuses values
+   * outside its `group.min.session.timeout.ms` (6 s by default) and
+   * `group.max.session.timeout.ms`.
+   */
+  sessionTimeoutMs: z.int().min(1_000).default(10_000),
 });
 
 /** A validated `kafkaSource` config, defaults applied. */

@@ -137,6 +137,9 @@ export class KafkaSource implements Source {
     const consumer = kafka.consumer({
       groupId,
       maxWaitTimeInMs: FETCH_WAIT_MS,
+      sessionTimeout: this.#config.sessionTimeoutMs,
+      // Kafka's rule of thumb: a third of the session, so that one late heartbeat is no loss.
+      heartbeatInterval: Math.floor(this.#config.sessionTimeoutMs / 3),
       // A crash fails read(), and the run, instead of restarting behind the runner's back.
       retry: { restartOnFailure: () => Promise.resolve(false) },
     });
