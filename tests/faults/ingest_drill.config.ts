@@ -1,0 +1,33 @@
+/**
+ * The real `ingest` pipeline as the failure drills run it: a snapshot every 1.5 s instead of
+ * every minute, to the topic named by `VELIB_DRILL_TOPIC` (and its dead letters to that name
+ * with `-rejected`), so that a drill owns its topic and runs many cycles in little time.
+ *
+ * It pages through `/records` rather than reading `/exports/json`: only the paginated read can
+ * tell a snapshot that is short of records (`total_count`), which the drills check never
+ * reaches the topic. The 1.5 s leave room for a `Retry-After` of up to 1 s (the shortest wait
+ * the source honours) within a cycle; a request gets 1 s.
+ *
+ * @module
+ */
+import config from "../../pipeline.config.ts";
+import { defineConfig } from "../../mod.ts";
+import { kafkaSink } from "../../plugins/kafka/mod.ts";
+import { velibSource } from "../../plugins/source-velib/mod.ts";
+
+/** Where the drills' snapshots go. */
+const topic = Deno.env.get("VELIB_DRILL_TOPIC") ?? "velib-drill-stations";
+
+/** As `KAFKA_BROKERS` overrides it. */
+const brokers = "localhost:9092";
+
+export default defineConfig({
+  pipelines: {
+    ingest: {
+      ...config.pipelines.ingest,
+      source: velibSource({ fetch: "records", intervalMs: 1_500, timeoutMs: 1_000 }),
+      sinks: [kafkaSink({ brokers, topic, key: "station_code", compression: "gzip" })],
+      deadLetter: kafkaSink({ brokers, topic: `${topic}-rejected` }),
+    },
+  },
+});
