@@ -36,6 +36,8 @@ export function startDrillIngest(options: { brokers: string; topic: string; apiU
 
 /** One JSON log line of the CLI. */
 export interface LogRecord {
+  /** When it was logged (ISO-8601). */
+  "@timestamp": string;
   /** `INFO`, `ERROR`… */
   level: string;
   /** The rendered message. */
@@ -55,7 +57,9 @@ export interface LogRecord {
  * import { logRecords } from "./ingest_cycles.ts";
  * import assert from "node:assert/strict";
  *
- * const stderr = '{"level":"INFO","message":"m","logger":"l","properties":{"cycle":1}}\nnoise\n';
+ * const line = { "@timestamp": "2024-05-28T20:07:00.000Z", level: "INFO", message: "m",
+ *   logger: "l", properties: { cycle: 1 } };
+ * const stderr = `${JSON.stringify(line)}\nnoise\n`;
  * assert.deepEqual(logRecords(stderr).map((r) => r.properties.cycle), [1]);
  * ```
  */
@@ -78,7 +82,7 @@ export function logRecords(stderr: string): LogRecord[] {
  * import { sourceCycles } from "./ingest_cycles.ts";
  * import assert from "node:assert/strict";
  *
- * const logs = [{ level: "ERROR", message: "Snapshot 2 failed; nothing was published: …",
+ * const logs = [{ "@timestamp": "2024-05-28T20:07:00.000Z", level: "ERROR", message: "Snapshot 2 failed; nothing was published: …",
  *   logger: "pipeline.ingest.velib", properties: { cycle: 2 } }];
  * assert.deepEqual(sourceCycles(logs).failed, [2]);
  * ```
@@ -100,7 +104,21 @@ export function sourceCycles(logs: readonly LogRecord[]): {
   };
 }
 
-/** The messages of a topic, grouped by cycle (`collected_at`), oldest cycle first. */
+/**
+ * The messages of a topic, grouped by cycle (`collected_at`), oldest cycle first.
+ *
+ * @example
+ * ```ts
+ * import { cyclesInTopic } from "./ingest_cycles.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const [later, earlier] = ["2024-05-28T20:08:00.000Z", "2024-05-28T20:07:00.000Z"]; // synthetic
+ * const cycles = cyclesInTopic([{ value: { collected_at: later } }, {
+ *   value: { collected_at: earlier },
+ * }]);
+ * assert.deepEqual(cycles.map(([at]) => at), [earlier, later]);
+ * ```
+ */
 export function cyclesInTopic(messages: readonly Message[]): Array<[string, Message[]]> {
   const byCycle = Map.groupBy(messages, (m) => (m.value as StationSnapshot).collected_at);
   return [...byCycle].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);

@@ -94,6 +94,34 @@ export async function startKafka(options: StartKafkaOptions): Promise<KafkaBroke
   return { dir, pid, port, controllerPort, logPath: paths.logPath, version };
 }
 
+/**
+ * Starts again the stopped broker of a dir made by {@link startKafka}, on the same ports and with
+ * the data it had, and waits until it serves admin requests: an outage and its end, for drills.
+ *
+ * @example
+ * ```ts ignore
+ * await stopKafkaDir(broker.dir);
+ * broker = await restartKafka(broker, { log: console.error });
+ * ```
+ */
+export async function restartKafka(
+  broker: KafkaBroker,
+  options: { log: (line: string) => void; signal?: AbortSignal },
+): Promise<KafkaBroker> {
+  const { running } = await kafkaDirStatus(broker.dir);
+  if (running) {
+    throw new ServiceError(
+      `the Kafka broker of ${broker.dir} is still running`,
+      "stop it first (stopKafkaDir)",
+    );
+  }
+  const libsDir = await ensureKafkaJars(options.log, options.signal);
+  options.log(`Kafka: starting the broker of ${broker.dir} again on 127.0.0.1:${broker.port}`);
+  const pid = await spawnDetachedBroker(libsDir, broker.dir);
+  await waitUntilServing(`127.0.0.1:${broker.port}`, pid, broker.logPath, options.signal);
+  return { ...broker, pid };
+}
+
 /** `${XDG_CACHE_HOME:-$HOME/.cache}/velib-pipeline/kafka-3.9.1`: outside any clone. */
 export function kafkaCacheDir(): string {
   const xdg = Deno.env.get("XDG_CACHE_HOME");
