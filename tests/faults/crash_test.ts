@@ -74,13 +74,18 @@ Deno.test("crash safety: a batch load SIGKILLed 10 times while writing, then run
     seed,
     faults: KILLS,
     messagesIn: published.messages,
-    rowsOut: audit.rows,
+    rowsOut: audit.rows + audit.deadLetters,
     lost: audit.lost,
     duplicated: audit.duplicated,
   });
   assert.deepEqual(
-    { lost: audit.lost, duplicated: audit.duplicated, unexpected: audit.unexpected },
-    { lost: 0, duplicated: 0, unexpected: 0 },
+    {
+      lost: audit.lost,
+      duplicated: audit.duplicated,
+      unexpected: audit.unexpected,
+      deadLetters: audit.deadLetters,
+    },
+    { lost: 0, duplicated: 0, unexpected: 0, deadLetters: 0 },
   );
   assert.deepEqual(
     audit.perCycle,

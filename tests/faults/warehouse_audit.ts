@@ -191,6 +191,8 @@ export interface RawAudit {
   duplicated: number;
   /** Distinct pairs stored that were never published. */
   unexpected: number;
+  /** Records set aside in `pipeline.dead_letters`. */
+  deadLetters: number;
   /** Rows per `collected_at` (ISO-8601), oldest first. */
   perCycle: Array<[collectedAt: string, rows: number]>;
 }
@@ -219,8 +221,12 @@ export async function auditRaw(drill: Drill, published: Published): Promise<RawA
     "SELECT collected_at AS at, count(*)::int AS rows FROM raw.station_snapshots " +
       "GROUP BY collected_at ORDER BY collected_at",
   );
+  const [dead] = await drill.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM pipeline.dead_letters",
+  );
   return {
     rows: counts.rows,
+    deadLetters: dead.n,
     lost: published.codes.length * published.collectedAts.length - counts.expected,
     duplicated: counts.rows - counts.pairs,
     unexpected: counts.pairs - counts.expected,

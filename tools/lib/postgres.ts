@@ -333,6 +333,31 @@ export async function stopPostgresDir(dir: string, marker: ServiceMarker): Promi
   return `${await terminateProcess(pid)} (pid ${pid})`;
 }
 
+/**
+ * Starts again, on 127.0.0.1:`port`, the server of a service dir that {@link stopPostgresDir}
+ * stopped, with the data it had: for drills that take the database away and bring it back.
+ *
+ * @example
+ * ```ts ignore
+ * await stopPostgresDir(server.dir, marker);
+ * await restartPostgresDir(server.dir, marker, server.port);
+ * ```
+ */
+export async function restartPostgresDir(
+  dir: string,
+  marker: ServiceMarker,
+  port: number,
+): Promise<void> {
+  if (!marker.binDir) {
+    throw new ServiceError(
+      `the marker of ${dir} does not say where pg_ctl is`,
+      "only a dir made by startPostgres can be started again",
+    );
+  }
+  const tools = new PostgresTools(marker.binDir, marker.runAsPostgresUser === true, dir);
+  await startServer(tools, dir, port);
+}
+
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
