@@ -5,8 +5,9 @@
  */
 
 // scheme://user:password@host — the password is whatever sits between the first ':' after the
-// user and the last '@' before the host, so passwords containing '@' or ':' are covered too.
-const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s/]*(@)/gi;
+// user and the last '@' before the host, so passwords containing '@' or ':' are covered too, and
+// spaces: a URL parser takes them unencoded, so a pasted URL with one connects (and gets logged).
+const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\r\n/]*(@)/gi;
 // key=value connection strings: password=secret
 const KEYWORD_PASSWORD = /\b(password\s*=\s*)('[^']*'|\S+)/gi;
 
@@ -24,6 +25,7 @@ const KEYWORD_PASSWORD = /\b(password\s*=\s*)('[^']*'|\S+)/gi;
  *   redact("connect to postgres://app:s3cret@db:5432/velib failed"),
  *   "connect to postgres://app:***@db:5432/velib failed",
  * );
+ * assert.equal(redact("postgres://app:pasted with spaces@db/velib"), "postgres://app:***@db/velib");
  * ```
  */
 export function redact(text: string): string {
