@@ -35,8 +35,7 @@ function canaryPassword(): { core: string; password: string } {
  * test server; both dropped on disposal. The names and the password reach SQL as parameters
  * (`set_config`) and are quoted by `format`, never spliced in here.
  */
-async function canaryWarehouse() {
-  const { core, password } = canaryPassword();
+async function canaryWarehouse({ core, password } = canaryPassword()) {
   const role = uniqueName("secrets_canary");
   const admin = new pg.Client({ connectionString: databaseUrl() });
   await admin.connect();
@@ -259,6 +258,24 @@ Deno.test("secrets: a wrong password, an unreachable server, a bad URL and a mis
   ];
   assertNoSecret(runs, canary);
   await record("secrets: failure paths", seed, runs, runs.length - migrated.length);
+});
+
+Deno.test("secrets: a password with spaces, pasted into DATABASE_URL without URL-encoding, is not printed either", async () => {
+  const seed = drillSeed();
+  // Spaces are the one thing a URL takes unencoded in a password and still connects with.
+  const { core } = canaryPassword();
+  await using canary = await canaryWarehouse({ core, password: `pasted ${core} with spaces` });
+  const env = await pipelineEnv(canary);
+  const url = new URL(canary.url);
+  const pasted = `postgres://${canary.role}:${canary.password}@${url.host}${url.pathname}`;
+  const options = { env: { ...env, DATABASE_URL: pasted } };
+  const batch = await runEachFormat("batch", ["batch", "load", ...CONFIG], options);
+  assertExits(batch, [0], /"exitReason":"drained"/);
+  const health = await runEachFormat("health", ["health", "load", "postgres", ...CONFIG], options);
+  assertExits(health, [0], /"healthy":true/);
+  const runs = [...batch, ...health];
+  assertNoSecret(runs, canary);
+  await record("secrets: unencoded password", seed, runs, 0);
 });
 
 Deno.test("secrets: SIGTERM, SIGKILL and connections terminated by the server mid-run never print the password", async () => {
