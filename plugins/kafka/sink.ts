@@ -5,7 +5,7 @@
  * @module
  */
 import { getLogger, type Logger } from "@logtape/logtape";
-import type { Admin, CompressionTypes, Message as KafkaMessage, Producer } from "kafkajs";
+import type { Admin, CompressionTypes, Kafka, Message as KafkaMessage, Producer } from "kafkajs";
 import { BatchError, PipelineError } from "../../core/errors.ts";
 import { definePlugin } from "../../core/plugin.ts";
 import type { ComponentContext, Reject, Sink, SinkBatch } from "../../core/types.ts";
@@ -62,9 +62,16 @@ export const kafkaSink = definePlugin({
 export class KafkaSink implements Sink {
   readonly #config: KafkaSinkConfig;
   #log: Logger = getLogger(["pipeline", "kafka"]);
+  #kafka?: Kafka;
   #admin?: Admin;
   #producer?: Producer;
   #compression?: CompressionTypes;
+  /**
+   * What the last send that failed carried. The broker may have written it all the same, under
+   * the sequence numbers the producer gives the next send: the same records again are then
+   * deduplicated, but other records of the same count would be taken for them and dropped.
+   */
+  #unresolved?: string;
 
   /** Builds the sink; connects nothing. */
   constructor(config: KafkaSinkConfig) {
@@ -75,21 +82,17 @@ export class KafkaSink implements Sink {
   async connect(ctx: ComponentContext): Promise<void> {
     this.#log = ctx.logger;
     await this.#disconnect(); // what an earlier, failed attempt left behind
-    const { CompressionTypes, Partitioners } = await loadKafkajs();
+    const { CompressionTypes } = await loadKafkajs();
     this.#compression = this.#config.compression === "gzip"
       ? CompressionTypes.GZIP
       : CompressionTypes.None;
     const kafka = await createKafka(this.#config);
     const admin = kafka.admin();
-    const producer = kafka.producer({
-      // A retried request is deduplicated by the broker and cannot overtake a later one.
-      // kafkajs requires such a producer to retry at least once; the client's 2 retries do.
-      idempotent: true,
-      maxInFlightRequests: 1,
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
+    const producer = await newProducer(kafka);
+    this.#kafka = kafka;
     this.#admin = admin;
     this.#producer = producer;
+    this.#unresolved = undefined;
     try {
       await admin.connect();
       await producer.connect();
@@ -103,21 +106,29 @@ export class KafkaSink implements Sink {
   /**
    * Sends the batch in one request. Records that cannot become a message (no key field, not
    * serializable) fail the batch with a `BatchError` that names them, before anything is sent.
+   * The same batch sent again after a failure is written once; a different one goes through a
+   * new producer, since the failed send may have been written after all.
    */
   async write(batch: SinkBatch, signal: AbortSignal): Promise<void> {
-    const producer = this.#producer;
-    if (!producer) {
+    if (!this.#producer) {
       throw new PipelineError("The Kafka sink was written to before it connected.", {
         hint: "This is a bug in the caller: connect() must succeed first.",
       });
     }
-    const messages = [...this.#toMessages(batch), ...batch.rejects.map(toDeadLetter)];
+    const records = this.#toMessages(batch);
+    const messages = [...records, ...batch.rejects.map((reject) => toDeadLetter(reject))];
     if (signal.aborted) throw signal.reason;
     if (messages.length === 0) return;
     const topic = this.#config.topic;
+    const content = () => contentOf(records, batch.rejects);
     try {
-      await producer.send({ topic, acks: -1, compression: this.#compression, messages });
+      if (this.#unresolved !== undefined && this.#unresolved !== content()) {
+        await this.#renewProducer();
+      }
+      await this.#producer.send({ topic, acks: -1, compression: this.#compression, messages });
+      this.#unresolved = undefined;
     } catch (error) {
+      this.#unresolved ??= content();
       throw kafkaError(error, this.#config.brokers, `write to topic ${topic}`);
     }
   }
@@ -163,6 +174,29 @@ export class KafkaSink implements Sink {
     );
     for (const [index, cause] of failures) error.failed(index, cause);
     throw error;
+  }
+
+  /**
+   * Replaces the producer with one of a new producer id, so that a batch sent after one whose
+   * fate is unknown cannot be taken for it. The old one is kept until the new one connects.
+   */
+  async #renewProducer(): Promise<void> {
+    const producer = await newProducer(this.#kafka!);
+    try {
+      await producer.connect();
+    } catch (error) {
+      await disconnectAll([producer], this.#config.brokers, this.#log);
+      throw error;
+    }
+    const stale = this.#producer;
+    this.#producer = producer;
+    this.#unresolved = undefined;
+    this.#log.warn(
+      "A write to {topic} failed without an answer, and the broker may have it; the next batch " +
+        "goes through a new producer so that it cannot be dropped as a duplicate of it.",
+      { topic: this.#config.topic },
+    );
+    await disconnectAll([stale], this.#config.brokers, this.#log);
   }
 
   async #ensureTopic(admin: Admin): Promise<void> {
@@ -211,6 +245,26 @@ export class KafkaSink implements Sink {
   }
 }
 
+/** An idempotent producer: one partition's batches are written once and in order. */
+async function newProducer(kafka: Kafka): Promise<Producer> {
+  const { Partitioners } = await loadKafkajs();
+  return kafka.producer({
+    // A retried request is deduplicated by the broker and cannot overtake a later one.
+    // kafkajs requires such a producer to retry at least once; the client's 2 retries do.
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+}
+
+/** What a write carries, to tell it sent again from another one (rejects without their time). */
+function contentOf(records: KafkaMessage[], rejects: Reject[]): string {
+  return JSON.stringify([
+    records.map((message) => [message.key, message.value]),
+    rejects.map((reject) => toDeadLetter(reject, "").value),
+  ]);
+}
+
 function fieldOf(value: unknown, field: string): unknown {
   return typeof value === "object" && value !== null
     ? (value as Record<string, unknown>)[field]
@@ -227,13 +281,13 @@ function toJson(value: unknown): string | undefined {
 }
 
 /** A reject as the message a dead-letter topic keeps: what arrived, why, where from, when. */
-function toDeadLetter(reject: Reject): KafkaMessage {
+function toDeadLetter(reject: Reject, rejectedAt = new Date().toISOString()): KafkaMessage {
   const envelope = {
     reason: reject.reason,
     stage: reject.stage,
     origin: reject.origin ?? null,
     payload: reject.payload,
-    rejected_at: new Date().toISOString(),
+    rejected_at: rejectedAt,
   };
   return { value: toJson(envelope) ?? toJson({ ...envelope, payload: String(reject.payload) })! };
 }
