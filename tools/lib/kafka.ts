@@ -250,11 +250,18 @@ function serverProperties(dir: string, port: number, controllerPort: number): st
   }\n`;
 }
 
-/** A random KRaft cluster id: 16 bytes, base64url without padding (22 chars), like Kafka's. */
+/**
+ * A random KRaft cluster id: 16 bytes, base64url without padding (22 chars), like Kafka's. Like
+ * Kafka's, never one that starts with "-": `kafka-storage format -t -…` takes it for an option
+ * and fails (1 start in 64).
+ */
 function randomClusterId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
-    .replace(/=+$/, "");
+  for (;;) {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    const id = btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
+      .replace(/=+$/, "");
+    if (!id.startsWith("-")) return id;
+  }
 }
 
 async function formatStorage(libsDir: string, dir: string, signal?: AbortSignal): Promise<void> {
