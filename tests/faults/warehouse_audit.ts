@@ -19,7 +19,17 @@ const DRILL_CONFIG = ["--config", "tests/faults/drill.config.ts"];
 /** Offsets by partition. */
 export type Offsets = Record<number, number>;
 
-/** Everything published to a drill's topic so far: what the warehouse must end up holding. */
+/**
+ * Everything published to a drill's topic so far: what the warehouse must end up holding.
+ *
+ * @example
+ * ```ts
+ * import { Published } from "./warehouse_audit.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(new Published().messages, 0);
+ * ```
+ */
 export class Published {
   /** Messages published. */
   messages = 0;
@@ -149,7 +159,17 @@ export async function storedPositions(drill: Drill): Promise<Offsets> {
   return Object.fromEntries(rows.map((row) => [row.partition, row.position]));
 }
 
-/** All stored positions added up: with one message per row, the rows a consistent load holds. */
+/**
+ * All stored positions added up: with one message per row, the rows a consistent load holds.
+ *
+ * @example
+ * ```ts
+ * import { total } from "./warehouse_audit.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(total({ 0: 5_000, 1: 2_000 }), 7_000);
+ * ```
+ */
 export function total(offsets: Offsets): number {
   return Object.values(offsets).reduce((sum, offset) => sum + offset, 0);
 }
