@@ -8,7 +8,10 @@
 import { PGlite } from "@electric-sql/pglite";
 import type { Logger } from "@logtape/logtape";
 import { resolve } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import pg from "pg";
+import { from as copyFromStdin } from "pg-copy-streams";
 import { PipelineError } from "../../core/errors.ts";
 import { redact } from "../../core/redact.ts";
 import { connectFailure } from "./classify.ts";
@@ -31,6 +34,11 @@ export interface Queryable {
 
 /** One connection, held until released: what a transaction runs on. */
 export interface Session extends Queryable {
+  /**
+   * Runs `COPY <into> FROM STDIN` with `rows`, in COPY's text format (tab-separated columns,
+   * one row per line, `\N` for NULL). `into` is a quoted table and column list.
+   */
+  copyFrom(into: string, rows: string): Promise<void>;
   /**
    * Gives the connection back. Pass `true` when it failed, so that it is closed rather than
    * handed to the next user; it also is when the connection reported an error meanwhile.
@@ -162,6 +170,12 @@ function openServer(options: DatabaseOptions): Database {
         async exec(script) {
           await client.query(script);
         },
+        async copyFrom(into, rows) {
+          await pipeline(
+            Readable.from([rows]),
+            client.query(copyFromStdin(`COPY ${into} FROM STDIN`)),
+          );
+        },
         release(broken) {
           client.off("error", onError);
           client.release(broken || failed ? true : undefined);
@@ -207,13 +221,16 @@ async function openEmbedded(url: string): Promise<Database> {
     return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
   };
   const exec = async (script: string) => void await db.exec(script);
+  // PGlite has no STDIN: COPY reads the rows from a blob it names /dev/blob.
+  const copyFrom = async (into: string, rows: string) =>
+    void await db.query(`COPY ${into} FROM '/dev/blob'`, [], { blob: new Blob([rows]) });
   return {
     server,
     query: (text, params) => lock.run(() => query(text, params)),
     exec: (script) => lock.run(() => exec(script)),
     async session() {
       const release = await lock.acquire();
-      return { query, exec, release: () => release() };
+      return { query, exec, copyFrom, release: () => release() };
     },
     async end() {
       if (ended) return;

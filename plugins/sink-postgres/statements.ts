@@ -22,6 +22,15 @@ export const COMMIT: Sql = sql`COMMIT`;
 /** Rolls a transaction back. */
 export const ROLLBACK: Sql = sql`ROLLBACK`;
 
+/** Marks a point that a COPY refused for a replayed key can roll back to. */
+export const SAVEPOINT_COPY: Sql = sql`SAVEPOINT copy`;
+
+/** Keeps what was copied since {@linkcode SAVEPOINT_COPY}. */
+export const RELEASE_SAVEPOINT_COPY: Sql = sql`RELEASE SAVEPOINT copy`;
+
+/** Undoes a refused COPY, and leaves the transaction usable. */
+export const ROLLBACK_TO_SAVEPOINT_COPY: Sql = sql`ROLLBACK TO SAVEPOINT copy`;
+
 /** Marks a point that a failed probe can roll back to without losing the transaction. */
 export const SAVEPOINT: Sql = sql`SAVEPOINT probe`;
 
@@ -124,6 +133,21 @@ export const SELECT_POSITIONS: Sql = sql`
  */
 export const convertRecord = (table: string): Sql =>
   sql`SELECT FROM jsonb_populate_record(NULL::${identifier(table)}, $1::jsonb)`;
+
+/**
+ * What `COPY … FROM` fills: the quoted table and column list.
+ *
+ * @example
+ * ```ts
+ * import { copyInto } from "./statements.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(copyInto("raw.t", ["id", "name"]).text, `"raw"."t" ("id", "name")`);
+ * ```
+ */
+export function copyInto(table: string, columns: string[]): Sql {
+  return sql`${identifier(table)} (${list(columns.map(identifier))})`;
+}
 
 /** A column as a bulk write sends it: its name and its type without modifier. */
 export interface BulkColumn {

@@ -8,17 +8,21 @@
 import { BatchError, PipelineError } from "../../core/errors.ts";
 import type { Cursor, Message, Reject, SinkBatch } from "../../core/types.ts";
 import type { Column, Target } from "./catalog.ts";
-import { isBrokenConnection, isRecordError, statementFailure } from "./classify.ts";
-import type { Database, Queryable, Session } from "./database.ts";
+import { isBrokenConnection, isRecordError, sqlState, statementFailure } from "./classify.ts";
+import type { Database, Session } from "./database.ts";
 import {
   BEGIN,
   COMMIT,
   convertRecord,
+  copyInto,
   INSERT_DEAD_LETTERS,
   RELEASE_SAVEPOINT,
+  RELEASE_SAVEPOINT_COPY,
   ROLLBACK,
   ROLLBACK_TO_SAVEPOINT,
+  ROLLBACK_TO_SAVEPOINT_COPY,
   SAVEPOINT,
+  SAVEPOINT_COPY,
   UPSERT_POSITIONS,
   writeRecords,
 } from "./statements.ts";
@@ -150,59 +154,88 @@ function parameterValue(value: unknown, column: Column): unknown {
  */
 function encodeRecords(messages: Message[], targets: Target[]): EncodedRecords | BatchError {
   const failures = new BatchError("Some records cannot be written to PostgreSQL.");
-  const encoded = targets.map((target) => ({ target, rows: [] as Row[] }));
+  const encoded = targets.map((target) => ({
+    target,
+    columns: [...target.columns],
+    rows: [] as Row[],
+  }));
+  // Plain loops: this runs for every record of every batch, and is most of the sink's own time.
   messages.forEach(({ value }, index) => {
-    for (const { target, rows } of encoded) {
+    for (const { target, columns: known, rows } of encoded) {
       const table = target.write.table;
       if (typeof value !== "object" || value === null || Array.isArray(value)) {
         failures.failed(index, recordError(`A record for ${table} must be an object of columns.`));
         return;
       }
       const record = value as Record<string, unknown>;
-      const columns = [...target.columns.keys()].filter((column) => Object.hasOwn(record, column));
+      const columns: string[] = [];
+      const fields: Record<string, unknown> = {};
+      for (const [column, type] of known) {
+        if (!Object.hasOwn(record, column)) continue;
+        const field = record[column];
+        // The driver would send a lone surrogate as U+FFFD: stored altered, with no error.
+        if (!type.json && typeof field === "string" && !field.isWellFormed()) {
+          failures.failed(
+            index,
+            recordError(
+              `Column ${column} of ${table}: the text has a lone surrogate, not valid Unicode; ` +
+                "PostgreSQL would store it altered.",
+            ),
+          );
+          return;
+        }
+        try {
+          fields[column] = parameterValue(field, type);
+        } catch (error) {
+          failures.failed(index, recordError(`The record cannot be encoded as JSON: ${error}`));
+          return;
+        }
+        columns.push(column);
+      }
       if (columns.length === 0) {
         failures.failed(index, recordError(`The record has none of the columns of ${table}.`));
         return;
       }
-      // The driver would send a lone surrogate as U+FFFD: stored altered, with no error.
-      const malformed = columns.find((column) =>
-        !target.columns.get(column)!.json && typeof record[column] === "string" &&
-        !record[column].isWellFormed()
-      );
-      if (malformed !== undefined) {
-        failures.failed(
-          index,
-          recordError(
-            `Column ${malformed} of ${table}: the text has a lone surrogate, not valid Unicode; ` +
-              "PostgreSQL would store it altered.",
-          ),
-        );
-        return;
-      }
-      try {
-        const fields = Object.fromEntries(
-          columns.map((column) => [
-            column,
-            parameterValue(record[column], target.columns.get(column)!),
-          ]),
-        );
-        rows[index] = { columns, fields };
-      } catch (error) {
-        failures.failed(index, recordError(`The record cannot be encoded as JSON: ${error}`));
-        return;
-      }
+      rows[index] = { columns, fields };
     }
   });
   return failures.failures.size > 0 ? failures : encoded;
 }
 
+/** PostgreSQL's code for a unique violation: a key that is stored already. */
+const UNIQUE_VIOLATION = "23505";
+
+/**
+ * A value in COPY's text format. Text reaches here well-formed: `encodeRecords` refuses a lone
+ * surrogate, and JSON text escapes it.
+ */
+function copyField(value: unknown): string {
+  if (value === null || value === undefined) return "\\N";
+  if (typeof value === "boolean") return value ? "t" : "f";
+  if (value instanceof Date) return value.toISOString();
+  return String(value).replace(/[\\\n\r\t]/g, (special) => COPY_ESCAPES[special]);
+}
+
+const COPY_ESCAPES: Record<string, string> = {
+  "\\": "\\\\",
+  "\n": "\\n",
+  "\r": "\\r",
+  "\t": "\\t",
+};
+
+/** The rows in COPY's text format: a line per row, tab-separated fields. */
+function copyRows(rows: Row[], columns: string[]): string {
+  return rows.map((row) => columns.map((column) => copyField(row.fields[column])).join("\t"))
+    .join("\n") + "\n";
+}
+
 /** Writes a batch's records, or some of them, inside the transaction of `client`. */
 class RecordWriter {
-  readonly #client: Queryable;
+  readonly #client: Session;
   readonly #encoded: EncodedRecords;
   readonly #signal: AbortSignal;
 
-  constructor(client: Queryable, encoded: EncodedRecords, signal: AbortSignal) {
+  constructor(client: Session, encoded: EncodedRecords, signal: AbortSignal) {
     this.#client = client;
     this.#encoded = encoded;
     this.#signal = signal;
@@ -216,18 +249,40 @@ class RecordWriter {
       for (const group of shapes.values()) {
         this.#signal.throwIfAborted();
         const { columns } = group[0];
-        const statement = writeRecords(
-          target.write,
-          columns.map((name) => ({ name, base: target.columns.get(name)!.base })),
-        );
-        const values = columns.map((name) => group.map((row) => row.fields[name]));
         try {
+          if (target.write.mode === "insert" && await this.#copy(target, columns, group)) continue;
+          const statement = writeRecords(
+            target.write,
+            columns.map((name) => ({ name, base: target.columns.get(name)!.base })),
+          );
+          const values = columns.map((name) => group.map((row) => row.fields[name]));
           await this.#client.query(statement.text, values);
         } catch (error) {
           throw new RecordsFailed(target, error);
         }
       }
     }
+  }
+
+  /**
+   * Inserts `rows` with COPY, which PostgreSQL takes at about twice the rate of the bulk INSERT
+   * (it parses no arrays and has no conflict clause to plan). COPY cannot skip a key that is
+   * stored already, so a replayed record rolls it back, and false sends the rows through the
+   * INSERT … ON CONFLICT DO NOTHING instead.
+   */
+  async #copy(target: Target, columns: string[], rows: Row[]): Promise<boolean> {
+    const text = copyRows(rows, columns);
+    await this.#client.query(SAVEPOINT_COPY.text);
+    try {
+      await this.#client.copyFrom(copyInto(target.write.table, columns).text, text);
+    } catch (error) {
+      await this.#client.query(ROLLBACK_TO_SAVEPOINT_COPY.text);
+      await this.#client.query(RELEASE_SAVEPOINT_COPY.text);
+      if (sqlState(error) === UNIQUE_VIOLATION) return false;
+      throw error;
+    }
+    await this.#client.query(RELEASE_SAVEPOINT_COPY.text);
+    return true;
   }
 
   /**
