@@ -6,7 +6,8 @@
  * It pages through `/records` rather than reading `/exports/json`: only the paginated read can
  * tell a snapshot that is short of records (`total_count`), which the drills check never
  * reaches the topic. The 1.5 s leave room for a `Retry-After` of up to 1 s (the shortest wait
- * the source honours) within a cycle; a request gets 1 s.
+ * the source honours) within a cycle; a request to the API gets 1 s, and so does one to Kafka
+ * (30 s by default), so that a frozen broker costs a drill seconds rather than minutes.
  *
  * @module
  */
@@ -26,7 +27,15 @@ export default defineConfig({
     ingest: {
       ...config.pipelines.ingest,
       source: velibSource({ fetch: "records", intervalMs: 1_500, timeoutMs: 1_000 }),
-      sinks: [kafkaSink({ brokers, topic, key: "station_code", compression: "gzip" })],
+      sinks: [
+        kafkaSink({
+          brokers,
+          topic,
+          key: "station_code",
+          compression: "gzip",
+          requestTimeoutMs: 1_000,
+        }),
+      ],
       deadLetter: kafkaSink({ brokers, topic: `${topic}-rejected` }),
     },
   },

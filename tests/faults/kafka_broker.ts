@@ -9,7 +9,13 @@ import { runPipeline } from "../../core/runner.ts";
 import { uniqueName } from "../../core/testing.ts";
 import type { Message } from "../../core/types.ts";
 import { kafkaSource } from "../../plugins/kafka/mod.ts";
-import { type KafkaBroker, restartKafka, startKafka, stopKafkaDir } from "../../tools/lib/kafka.ts";
+import {
+  type KafkaBroker,
+  kafkaDirStatus,
+  restartKafka,
+  startKafka,
+  stopKafkaDir,
+} from "../../tools/lib/kafka.ts";
 import { removePath, reserveFreePorts } from "../../tools/lib/proc.ts";
 import { SERVICE_DIR_PARENT } from "../../tools/lib/state.ts";
 
@@ -21,6 +27,13 @@ export interface DrillBroker extends AsyncDisposable {
   stop(): Promise<void>;
   /** Starts the stopped broker again on the same port with its data, and waits until it serves. */
   start(): Promise<void>;
+  /**
+   * Freezes the broker (SIGSTOP), as a long GC pause or a partition would: connections stay
+   * open, and what is sent to it waits, unanswered, until {@linkcode DrillBroker.thaw}.
+   */
+  freeze(): void;
+  /** Lets a frozen broker go on (SIGCONT): it then handles what was sent to it meanwhile. */
+  thaw(): void;
   /** Every message of `topic` from the earliest offset to the end, in a fresh group. */
   readTopic(topic: string): Promise<Message[]>;
 }
@@ -36,6 +49,8 @@ export interface DrillBroker extends AsyncDisposable {
  * await using broker = await startDrillBroker();
  * await broker.stop(); // the outage
  * await broker.start(); // and its end
+ * broker.freeze(); // requests hang, unanswered
+ * broker.thaw();
  * ```
  */
 export async function startDrillBroker(): Promise<DrillBroker> {
@@ -68,6 +83,14 @@ export async function startDrillBroker(): Promise<DrillBroker> {
     async start() {
       broker = await restartKafka(broker, { log });
     },
+    freeze() {
+      log(`freezing the broker on ${brokers} (SIGSTOP)`);
+      Deno.kill(broker.pid, "SIGSTOP");
+    },
+    thaw() {
+      log(`thawing the broker on ${brokers} (SIGCONT)`);
+      Deno.kill(broker.pid, "SIGCONT");
+    },
     async readTopic(topic) {
       const sink = memorySink();
       const source = kafkaSource({ brokers, topic, groupId: uniqueName("read-back") }).create({});
@@ -80,6 +103,9 @@ export async function startDrillBroker(): Promise<DrillBroker> {
       return sink.written;
     },
     async [Symbol.asyncDispose]() {
+      // A frozen broker would sit on its SIGTERM until the SIGKILL.
+      const { running } = await kafkaDirStatus(broker.dir);
+      if (running) Deno.kill(broker.pid, "SIGCONT");
       await stopKafkaDir(broker.dir);
       await removePath(broker.dir);
       await removePath(stateDir);
