@@ -173,8 +173,8 @@ Deno.test("over 50 cycles with every kind of API fault, exactly the cycles the f
   const shouldPublish = plan.flatMap((c, i) => c?.fails ? [] : [i + 1]);
   const inTopic = cyclesInTopic(await readTopic(topic));
   const counters = run.summary.counters as Record<string, number>;
-  // A cycle acknowledged as published and absent from the topic is lost whole.
   const tally = tallyCycles(inTopic, codes);
+  // A cycle acknowledged as published and absent from the topic is lost whole.
   const missingCycles = Math.max(0, counters.acknowledged / STATIONS_IN_CAPTURE - inTopic.length);
   await recordDrill({
     scenario: `API faults (${CYCLES} cycles, every replay mode)`,
