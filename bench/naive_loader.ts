@@ -1,0 +1,124 @@
+/**
+ * The reference the pipeline is held against: the consumer people usually write by hand. One
+ * message at a time, one INSERT into raw and one upsert into mart per message, a commit every
+ * 100 messages, the consumer group's offset committed after each database commit. Same topic,
+ * same rows (the same enrichment), same tables and indexes as the pipeline.
+ *
+ * @module
+ */
+import { Kafka, logLevel } from "kafkajs";
+import pg from "pg";
+import { enrichSnapshot, validateSnapshot } from "../plugins/transform-enrich/mod.ts";
+
+const COMMIT_EVERY = 100;
+
+const COLUMNS = [
+  "schema_version",
+  "station_code",
+  "station_name",
+  "bikes_available",
+  "mechanical_bikes",
+  "electric_bikes",
+  "docks_available",
+  "capacity",
+  "is_installed",
+  "is_renting",
+  "is_returning",
+  "latitude",
+  "longitude",
+  "last_reported",
+  "commune",
+  "code_insee",
+  "collected_at",
+  "occupancy_rate",
+  "station_status",
+] as const;
+
+const INSERT_RAW = `
+  INSERT INTO raw.station_snapshots (${COLUMNS.join(", ")})
+  VALUES (${COLUMNS.map((_, i) => `$${i + 1}`).join(", ")})
+  ON CONFLICT (station_code, collected_at) DO NOTHING`;
+
+const UPSERT_LATEST = `
+  INSERT INTO mart.station_latest (${COLUMNS.join(", ")})
+  VALUES (${COLUMNS.map((_, i) => `$${i + 1}`).join(", ")})
+  ON CONFLICT (station_code) DO UPDATE SET
+    ${COLUMNS.filter((c) => c !== "station_code").map((c) => `${c} = EXCLUDED.${c}`).join(", ")}
+  WHERE mart.station_latest.collected_at < EXCLUDED.collected_at`;
+
+/** Options of {@linkcode naiveLoad}. */
+export interface NaiveLoadOptions {
+  /** Comma-separated `host:port` list. */
+  brokers: string;
+  /** The topic, read from its beginning. */
+  topic: string;
+  /** The consumer group, new for each run. */
+  groupId: string;
+  /** A migrated warehouse. */
+  databaseUrl: string;
+  /** Stop after this many messages. */
+  limit: number;
+}
+
+/**
+ * Loads the first `limit` messages of `topic` the naive way and resolves with the time it took
+ * from the first message to the last commit.
+ *
+ * @example
+ * ```ts ignore
+ * import { naiveLoad } from "./naive_loader.ts";
+ *
+ * const ms = await naiveLoad({ brokers, topic, groupId: "naive-1", databaseUrl, limit: 10_000 });
+ * ```
+ */
+export async function naiveLoad(options: NaiveLoadOptions): Promise<number> {
+  const kafka = new Kafka({
+    clientId: "naive-loader",
+    brokers: options.brokers.split(","),
+    logLevel: logLevel.NOTHING,
+  });
+  const consumer = kafka.consumer({ groupId: options.groupId });
+  const client = new pg.Client({ connectionString: options.databaseUrl });
+  await Promise.all([consumer.connect(), client.connect()]);
+  let loaded = 0;
+  let started = 0;
+  let finish: (ms: number) => void;
+  let fail: (error: unknown) => void;
+  const done = new Promise<number>((resolve, reject) => {
+    finish = resolve;
+    fail = reject;
+  });
+  try {
+    await consumer.subscribe({ topic: options.topic, fromBeginning: true });
+    await client.query("BEGIN");
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ partition, message }) => {
+        if (loaded >= options.limit) return;
+        try {
+          if (loaded === 0) started = performance.now();
+          const checked = validateSnapshot(JSON.parse(message.value!.toString()));
+          if (!checked.ok) throw new Error(checked.reason);
+          const row = enrichSnapshot(checked.snapshot);
+          const values = COLUMNS.map((column) => row[column]);
+          await client.query(INSERT_RAW, values);
+          await client.query(UPSERT_LATEST, values);
+          loaded++;
+          if (loaded % COMMIT_EVERY === 0 || loaded === options.limit) {
+            await client.query("COMMIT");
+            const offset = String(BigInt(message.offset) + 1n);
+            await consumer.commitOffsets([{ topic: options.topic, partition, offset }]);
+            if (loaded === options.limit) finish(performance.now() - started);
+            else await client.query("BEGIN");
+          }
+        } catch (error) {
+          fail(error);
+        }
+      },
+    });
+    return await done;
+  } finally {
+    await consumer.disconnect().catch(() => {});
+    await client.end().catch(() => {});
+  }
+}
