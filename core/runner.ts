@@ -15,7 +15,7 @@ import {
   ShutdownRequested,
 } from "./errors.ts";
 import { literal } from "./log.ts";
-import { retry } from "./retry.ts";
+import { backoffDelay, retry, sleep } from "./retry.ts";
 import {
   type Batch,
   type CheckResult,
@@ -108,6 +108,8 @@ class Run {
   readonly #options: RunOptions;
   readonly #log: Logger;
   readonly #stop = new AbortController();
+  /** Batches handed back since the last one written: each waits longer before the next try. */
+  #handBacksInARow = 0;
   readonly #counters: Counters = {
     batches: 0,
     read: 0,
@@ -291,11 +293,16 @@ class Run {
     this.#counters.nacked++;
     if (!goOn) throw cause;
     const { message } = describeError(cause);
+    // The write's own retries start small again on every batch; without a pause growing from
+    // where they ended, a long outage would be tried (and logged) every few seconds.
+    const policy = this.#pipeline.runtime.writeRetry;
+    const delayMs = backoffDelay(policy, policy.attempts + this.#handBacksInARow++);
     this.#log.error(
       `A batch of ${batch.messages.length} record(s) was not written: ${literal(message)} ` +
-        "It was handed back to the source; the stream goes on.",
-      { error: message, records: batch.messages.length },
+        `It was handed back to the source; the stream goes on in ${delayMs} ms.`,
+      { error: message, records: batch.messages.length, delayMs },
     );
+    await sleep(delayMs, this.#stop.signal);
   }
 
   async #process(batch: Batch): Promise<void> {
@@ -311,6 +318,7 @@ class Run {
     if (stop.aborted) throw stop.reason;
     const started = performance.now();
     await batch.ack();
+    this.#handBacksInARow = 0;
     this.#timings.ack += performance.now() - started;
     this.#counters.acknowledged += batch.messages.length + (batch.rejects?.length ?? 0);
   }

@@ -368,6 +368,38 @@ Deno.test("a stream run hands a batch that still fails back to the source and go
   assert.equal(result.counters.nacked, 1);
 });
 
+Deno.test("a stream run waits longer after each batch handed back in a row, and starts over once one is written", async () => {
+  const lines: string[] = [];
+  await configureLogging({ format: "json", level: "error", write: (line) => lines.push(line) });
+  const controller = new AbortController();
+  // Batch 0 fails three times in a row; batch 1, after batch 0 was written, once.
+  const failuresLeft = [3, 1];
+  const sink = memorySink({
+    beforeWrite: (batch) => {
+      const value = batch.messages[0].value as number;
+      if (value < 2 && failuresLeft[value]-- > 0) {
+        throw new PipelineError("The warehouse is down.", { transient: true });
+      }
+      if (batch.messages[0].value === 2) controller.abort(new ShutdownRequested("SIGTERM"));
+    },
+  });
+  const pipeline = memoryPipeline({
+    source: memorySource([records(0), records(1), records(2)]),
+    sinks: [sink],
+    runtime: { writeRetry: { attempts: 1, initialDelayMs: 20, maxDelayMs: 60 } },
+  });
+  try {
+    await runPipeline(pipeline, { mode: "stream", signal: controller.signal });
+  } finally {
+    await reset();
+  }
+  const pauses = lines.map((line) => JSON.parse(line)).filter((log) =>
+    /handed back/.test(log.message)
+  ).map((log) => log.properties.delayMs);
+  // 20, 40, then 60 ms (the cap) instead of 80, each less up to 10 % of jitter; then 20 again.
+  assert.deepEqual(pauses.map((ms: number) => Math.ceil(ms / 10) * 10), [20, 40, 60, 20]);
+});
+
 Deno.test("a stream run stops on a sink error that retrying cannot fix", async () => {
   const sink = memorySink({
     beforeWrite: () => {
