@@ -139,6 +139,9 @@ export async function scratchDatabase(
 ): Promise<{ url: string; name: string } & AsyncDisposable> {
   const name = `sink_test_${suffix()}`;
   const admin = new pg.Client({ connectionString: url });
+  // Without a listener, a server that goes away (a drill stops it) crashes the test process;
+  // the next query reports the failure instead.
+  admin.on("error", () => {});
   await admin.connect();
   await admin.query(`CREATE DATABASE ${identifier(name).text}`);
   const target = new URL(url);
