@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { uniqueName } from "../core/testing.ts";
 import { scratchDatabase } from "../plugins/sink-postgres/testing.ts";
 import { type Backlog, publishBacklog } from "../tests/support/backlog.ts";
+import { SNAPSHOT_COLUMNS } from "../tests/warehouse/support.ts";
 import { naiveLoad } from "./naive_loader.ts";
 import { type MeasuredRun, runPipeline } from "./process.ts";
 import { type Bench, type BenchContext, type Figure, median } from "./report.ts";
@@ -31,12 +32,7 @@ const TARGET_PEAK_MB = 256;
 /** "Flat": the whole backlog's peak within this factor of a tenth's. */
 const FLAT_FACTOR = 1.25;
 
-const EXPORTED_COLUMNS = [
-  "schema_version, station_code, station_name, bikes_available, mechanical_bikes",
-  "electric_bikes, docks_available, capacity, is_installed, is_renting, is_returning",
-  "latitude, longitude, last_reported, commune, code_insee, collected_at, occupancy_rate",
-  "station_status",
-].join(", ");
+const EXPORTED_COLUMNS = SNAPSHOT_COLUMNS.join(", ");
 
 /**
  * The catch-up benchmark.

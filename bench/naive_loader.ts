@@ -9,41 +9,22 @@
 import { Kafka, logLevel } from "kafkajs";
 import pg from "pg";
 import { enrichSnapshot, validateSnapshot } from "../plugins/transform-enrich/mod.ts";
+import { SNAPSHOT_COLUMNS } from "../tests/warehouse/support.ts";
 
 const COMMIT_EVERY = 100;
 
-const COLUMNS = [
-  "schema_version",
-  "station_code",
-  "station_name",
-  "bikes_available",
-  "mechanical_bikes",
-  "electric_bikes",
-  "docks_available",
-  "capacity",
-  "is_installed",
-  "is_renting",
-  "is_returning",
-  "latitude",
-  "longitude",
-  "last_reported",
-  "commune",
-  "code_insee",
-  "collected_at",
-  "occupancy_rate",
-  "station_status",
-] as const;
-
 const INSERT_RAW = `
-  INSERT INTO raw.station_snapshots (${COLUMNS.join(", ")})
-  VALUES (${COLUMNS.map((_, i) => `$${i + 1}`).join(", ")})
+  INSERT INTO raw.station_snapshots (${SNAPSHOT_COLUMNS.join(", ")})
+  VALUES (${SNAPSHOT_COLUMNS.map((_, i) => `$${i + 1}`).join(", ")})
   ON CONFLICT (station_code, collected_at) DO NOTHING`;
 
 const UPSERT_LATEST = `
-  INSERT INTO mart.station_latest (${COLUMNS.join(", ")})
-  VALUES (${COLUMNS.map((_, i) => `$${i + 1}`).join(", ")})
+  INSERT INTO mart.station_latest (${SNAPSHOT_COLUMNS.join(", ")})
+  VALUES (${SNAPSHOT_COLUMNS.map((_, i) => `$${i + 1}`).join(", ")})
   ON CONFLICT (station_code) DO UPDATE SET
-    ${COLUMNS.filter((c) => c !== "station_code").map((c) => `${c} = EXCLUDED.${c}`).join(", ")}
+    ${
+  SNAPSHOT_COLUMNS.filter((c) => c !== "station_code").map((c) => `${c} = EXCLUDED.${c}`).join(", ")
+}
   WHERE mart.station_latest.collected_at < EXCLUDED.collected_at`;
 
 /** Options of {@linkcode naiveLoad}. */
@@ -100,7 +81,7 @@ export async function naiveLoad(options: NaiveLoadOptions): Promise<number> {
           const checked = validateSnapshot(JSON.parse(message.value!.toString()));
           if (!checked.ok) throw new Error(checked.reason);
           const row = enrichSnapshot(checked.snapshot);
-          const values = COLUMNS.map((column) => row[column]);
+          const values = SNAPSHOT_COLUMNS.map((column) => row[column]);
           await client.query(INSERT_RAW, values);
           await client.query(UPSERT_LATEST, values);
           loaded++;

@@ -17,8 +17,13 @@ import { createTestTopic, produce } from "../../plugins/kafka/test_support.ts";
 import { scratchDatabase } from "../../plugins/sink-postgres/testing.ts";
 import type { StationSnapshot } from "../../plugins/source-velib/mod.ts";
 import { runCli } from "../support/cli.ts";
+import { syntheticSnapshot } from "../support/synthetic.ts";
 import { sqlState, warehouse } from "../warehouse/support.ts";
 import { drillSeed, recordDrill } from "./report.ts";
+
+/** A synthetic snapshot with a fixed `collected_at` and INSEE code, and `fields` over them. */
+const snapshotAt = (fields: Partial<StationSnapshot>): StationSnapshot =>
+  syntheticSnapshot({ code_insee: "75056", collected_at: "2026-11-30T11:00:00.000Z", ...fields });
 
 const CONFIG = ["--config", "tests/support/load.config.ts"];
 
@@ -42,29 +47,6 @@ const HOSTILE: Record<string, string> = {
 };
 
 /** A synthetic snapshot: not a real station. */
-function syntheticSnapshot(fields: Partial<StationSnapshot>): StationSnapshot {
-  return {
-    schema_version: 1,
-    station_code: "99001",
-    station_name: "Synthetic station",
-    bikes_available: 4,
-    mechanical_bikes: 3,
-    electric_bikes: 1,
-    docks_available: 6,
-    capacity: 10,
-    is_installed: true,
-    is_renting: true,
-    is_returning: true,
-    latitude: 48.85,
-    longitude: 2.35,
-    last_reported: null,
-    commune: "Paris",
-    code_insee: "75056",
-    collected_at: "2026-11-30T11:00:00.000Z",
-    ...fields,
-  };
-}
-
 /**
  * Why PostgreSQL text cannot hold a hostile string as sent, for the two that it cannot: these
  * must come out as dead letters with that reason, and every other one stored verbatim.
@@ -79,11 +61,11 @@ function hostileSnapshots(seed: number): Array<{ kind: string; snapshot: Station
   const all = Object.entries(HOSTILE).flatMap(([kind, text], i) => [
     {
       kind,
-      snapshot: syntheticSnapshot({ station_code: `hostile-name-${i}`, station_name: text }),
+      snapshot: snapshotAt({ station_code: `hostile-name-${i}`, station_name: text }),
     },
-    { kind, snapshot: syntheticSnapshot({ station_code: `hostile-commune-${i}`, commune: text }) },
-    { kind, snapshot: syntheticSnapshot({ station_code: `hostile-insee-${i}`, code_insee: text }) },
-    ...text.length <= 64 ? [{ kind, snapshot: syntheticSnapshot({ station_code: text }) }] : [],
+    { kind, snapshot: snapshotAt({ station_code: `hostile-commune-${i}`, commune: text }) },
+    { kind, snapshot: snapshotAt({ station_code: `hostile-insee-${i}`, code_insee: text }) },
+    ...text.length <= 64 ? [{ kind, snapshot: snapshotAt({ station_code: text }) }] : [],
   ]);
   const [shuffled] = fc.sample(
     fc.shuffledSubarray(all, { minLength: all.length, maxLength: all.length }),

@@ -12,8 +12,9 @@ import pg from "pg";
 import { requiredEnv, uniqueName } from "../../core/testing.ts";
 import { createTestTopic, produce } from "../../plugins/kafka/test_support.ts";
 import { databaseUrl, scratchDatabase } from "../../plugins/sink-postgres/testing.ts";
-import type { StationSnapshot } from "../../plugins/source-velib/mod.ts";
 import { type CliOptions, startCli } from "../support/cli.ts";
+// Collected now, so that the freshness check passes.
+import { syntheticSnapshot } from "../support/synthetic.ts";
 import { drillSeed, recordDrill } from "./report.ts";
 
 const CONFIG = ["--config", "tests/faults/secrets.config.ts"];
@@ -80,29 +81,6 @@ async function canaryWarehouse({ core, password } = canaryPassword()) {
 
 type Canary = Awaited<ReturnType<typeof canaryWarehouse>>;
 
-/** A synthetic snapshot (not a real station), collected now so that freshness passes. */
-function syntheticSnapshot(code: string): StationSnapshot {
-  return {
-    schema_version: 1,
-    station_code: code,
-    station_name: "Synthetic station",
-    bikes_available: 4,
-    mechanical_bikes: 3,
-    electric_bikes: 1,
-    docks_available: 6,
-    capacity: 10,
-    is_installed: true,
-    is_renting: true,
-    is_returning: true,
-    latitude: 48.85,
-    longitude: 2.35,
-    last_reported: null,
-    commune: "Paris",
-    code_insee: null,
-    collected_at: new Date().toISOString(),
-  };
-}
-
 /** A topic of the test's own with a few synthetic snapshots, and the env pointing at both. */
 async function pipelineEnv(canary: Canary): Promise<Record<string, string>> {
   const topic = await createTestTopic("secrets", 1);
@@ -110,7 +88,7 @@ async function pipelineEnv(canary: Canary): Promise<Record<string, string>> {
     topic,
     ["99001", "99002", "99003"].map((code) => ({
       key: code,
-      value: JSON.stringify(syntheticSnapshot(code)),
+      value: JSON.stringify(syntheticSnapshot({ station_code: code })),
     })),
   );
   return {
@@ -289,7 +267,7 @@ Deno.test("secrets: SIGTERM, SIGKILL and connections terminated by the server mi
     // A message of its own: the batch before this one was written, so it is not read again.
     await produce(env.LOAD_TOPIC, [{
       key: "99004",
-      value: JSON.stringify(syntheticSnapshot("99004")),
+      value: JSON.stringify(syntheticSnapshot({ station_code: "99004" })),
     }]);
     const marker = await Deno.makeTempFile();
     await Deno.remove(marker);

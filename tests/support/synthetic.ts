@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { definePlugin } from "../../core/plugin.ts";
 import { memorySource } from "../../core/memory.ts";
+import type { StationSnapshot } from "../../plugins/source-velib/mod.ts";
 
 /**
  * Yields `batches` batches of `size` records `{ id, n, label }`, labelled synthetic.
@@ -34,3 +35,38 @@ export const syntheticSource = definePlugin({
         })),
     ),
 });
+
+/**
+ * A synthetic station snapshot (station 99001, not a real one), collected now, with `fields`
+ * overriding any of its values.
+ *
+ * @example
+ * ```ts
+ * import { syntheticSnapshot } from "./synthetic.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(syntheticSnapshot({ station_name: "O'Hare; --" }).station_name, "O'Hare; --");
+ * ```
+ */
+export function syntheticSnapshot(fields: Partial<StationSnapshot> = {}): StationSnapshot {
+  return {
+    schema_version: 1,
+    station_code: "99001",
+    station_name: "Synthetic station",
+    bikes_available: 4,
+    mechanical_bikes: 3,
+    electric_bikes: 1,
+    docks_available: 6,
+    capacity: 10,
+    is_installed: true,
+    is_renting: true,
+    is_returning: true,
+    latitude: 48.85,
+    longitude: 2.35,
+    last_reported: null,
+    commune: "Paris",
+    code_insee: null,
+    collected_at: new Date().toISOString(),
+    ...fields,
+  };
+}
