@@ -237,7 +237,6 @@ export async function measureGoldScaling(
   context: BenchContext,
   scale: GoldScale,
 ): Promise<BenchSection> {
-  const started = performance.now();
   await using database = await scratchDatabase(context.env.DATABASE_URL);
   await migrate({ url: database.url, migrations: MIGRATIONS });
   const client = new pg.Client({ connectionString: database.url });
@@ -290,7 +289,7 @@ export async function measureGoldScaling(
       title: "Gold-layer scaling with history",
       figures: [...figures.values()],
       targets: targets(figures, scale.days),
-      notes: notes(scale, stations, sizes, figures, performance.now() - started),
+      notes: notes(scale, stations, sizes, figures),
     };
   } finally {
     await client.end();
@@ -378,7 +377,6 @@ function notes(
   stations: number,
   sizes: string[],
   figures: Map<string, Figure>,
-  elapsedMs: number,
 ): string[] {
   const first = scale.days[0];
   const last = scale.days[scale.days.length - 1];
@@ -413,6 +411,5 @@ function notes(
     "before, 52–65 ms after); migration 0009 turns JIT off for the two refreshes.",
     "The daily refresh recomputes the whole local day at each batch: its cost follows the time " +
     "of day (the worst case, 23:55, is measured here), not the history.",
-    `This section took ${(elapsedMs / 1000).toFixed(0)} s.`,
   ];
 }
