@@ -161,7 +161,8 @@ export class ShutdownRequested extends PipelineError {
   /** Creates the reason for `signal`. */
   constructor(signal: keyof typeof SHUTDOWN_SIGNALS) {
     super(`Stopped by ${signal}.`, {
-      hint: "The batch in flight was not acknowledged and will be read again on the next run.",
+      hint: "The batch in flight was not acknowledged: the source delivers it again on the next " +
+        "run (a source of snapshots, such as an API poller, takes a new one instead).",
     });
     this.signal = signal;
     this.exitCode = SHUTDOWN_SIGNALS[signal];
