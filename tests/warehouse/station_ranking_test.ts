@@ -125,10 +125,13 @@ Deno.test("compute_station_ranking() ranks most minutes first and gives tied sta
 Deno.test("compute_station_ranking() keeps only the `keep` latest computations", async () => {
   await using wh = await warehouse();
   await insertSnapshots(wh.client, [synthetic({ collected_at: at(0) })]);
+  // In microseconds, fixed width: two computations may fall within one millisecond.
   const computations = () =>
-    wh.query<{ computed_at: Date }>(
-      "SELECT DISTINCT computed_at FROM mart.station_ranking ORDER BY computed_at",
-    ).then((rows) => rows.map((r) => r.computed_at.getTime()));
+    wh.query<{ computed_at: string }>(
+      `SELECT DISTINCT to_char(computed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')
+         AS computed_at
+       FROM mart.station_ranking ORDER BY computed_at`,
+    ).then((rows) => rows.map((r) => r.computed_at));
   await computeRanking(wh, "keep => 2");
   const [first] = await computations();
   await computeRanking(wh, "keep => 2");
