@@ -316,6 +316,20 @@ Deno.test("kafka source in stream mode reads until it is stopped, then commits w
   assert.ok(Date.now() - stoppedAt < 2_000, "stopping must not wait for more input");
 });
 
+Deno.test("kafka source in stream mode hands out what is waiting without waiting maxWaitMs for more", async () => {
+  const topic = await topicWith(7, 1);
+  // Longer than any test may take: a read that waits for it never comes back in time.
+  const source = sourceFor({ topic, groupId: uniqueName("group"), maxWaitMs: 3_600_000 });
+  try {
+    await source.connect(sourceContext("stream"));
+    const batch = await source.read(AbortSignal.timeout(60_000));
+    assert.notEqual(batch, END_OF_INPUT);
+    assert.equal((batch as Batch).messages.length, 7);
+  } finally {
+    await source.close();
+  }
+});
+
 Deno.test("kafka source reports what is left up to the high watermark as its backlog", async () => {
   const topic = await topicWith(30, 1);
   const source = sourceFor({ topic, groupId: uniqueName("group"), maxBatchSize: 10 });
