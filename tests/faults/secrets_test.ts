@@ -12,7 +12,8 @@ import pg from "pg";
 import { requiredEnv, uniqueName } from "../../core/testing.ts";
 import { createTestTopic, produce } from "../../plugins/kafka/test_support.ts";
 import { databaseUrl, scratchDatabase } from "../../plugins/sink-postgres/testing.ts";
-import { type CliOptions, startCli } from "../support/cli.ts";
+import { sleep } from "../../core/retry.ts";
+import { type CliOptions, startCli, startCliUntilHung } from "../support/cli.ts";
 // Collected now, so that the freshness check passes.
 import { syntheticSnapshot } from "../support/synthetic.ts";
 import { drillSeed, recordDrill } from "./report.ts";
@@ -269,17 +270,7 @@ Deno.test("secrets: SIGTERM, SIGKILL and connections terminated by the server mi
       key: "99004",
       value: JSON.stringify(syntheticSnapshot({ station_code: "99004" })),
     }]);
-    const marker = await Deno.makeTempFile();
-    await Deno.remove(marker);
-    const started = startCli(["batch", "load", ...CONFIG, ...format], {
-      env: { ...env, HANG_MARKER: marker },
-    });
-    while (!await exists(marker)) {
-      const ended = await Promise.race([started.child.status, delay(100)]);
-      assert.equal(ended, undefined, `the run ended before hanging:\n${started.stderr()}`);
-    }
-    await Deno.remove(marker);
-    return started;
+    return await startCliUntilHung(["batch", "load", ...CONFIG, ...format], { env });
   };
 
   const [json, pretty] = LOG_FORMATS;
@@ -304,7 +295,7 @@ Deno.test("secrets: SIGTERM, SIGKILL and connections terminated by the server mi
     // The pool reports each idle connection the server ended.
     for (let waits = 0; !cut.stderr().includes("idle PostgreSQL connection failed"); waits++) {
       assert.ok(waits < 400, `no idle connection failure was reported:\n${cut.stderr()}`);
-      await delay(50);
+      await sleep(50);
     }
     cut.child.kill("SIGTERM");
     runs.push(await capture(`connections terminated (${format[1]})`, cut));
@@ -313,15 +304,3 @@ Deno.test("secrets: SIGTERM, SIGKILL and connections terminated by the server mi
   assertNoSecret(runs, canary);
   await record("secrets: crash paths", seed, runs, runs.length);
 });
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const delay = (ms: number) =>
-  new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms));

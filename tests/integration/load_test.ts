@@ -10,7 +10,7 @@ import { requiredEnv } from "../../core/testing.ts";
 import { committedOffsets, createTestTopic, produce } from "../../plugins/kafka/test_support.ts";
 import { scratchDatabase } from "../../plugins/sink-postgres/testing.ts";
 import type { StationSnapshot } from "../../plugins/source-velib/mod.ts";
-import { runCli, startCli } from "../support/cli.ts";
+import { runCli, startCliUntilHung } from "../support/cli.ts";
 import { captureSnapshots } from "../support/fixtures.ts";
 
 const CONFIG = ["--config", "tests/support/load.config.ts"];
@@ -161,20 +161,11 @@ Deno.test("batch load: poison messages go to dead letters with their reasons, th
 Deno.test("batch load: killed between the warehouse commit and the group commit, the next run loads nothing twice", async () => {
   await using setup = await loadSetup();
   await produce(setup.topic, asMessages(await cycle(0)));
-  const marker = await Deno.makeTempFile();
-  await Deno.remove(marker);
-  const hung = startCli(["batch", "load", ...CONFIG], {
-    env: { ...setup.env, HANG_MARKER: marker },
-  });
-  // The marker appears once the warehouse transaction has committed and before the ack.
-  while (!await exists(marker)) {
-    const status = await Promise.race([hung.child.status, delay(100)]);
-    assert.equal(status, undefined, `the run ended before hanging:\n${hung.stderr()}`);
-  }
+  // Hung once the warehouse transaction has committed and before the ack.
+  const hung = await startCliUntilHung(["batch", "load", ...CONFIG], { env: setup.env });
   hung.child.kill("SIGKILL");
   await hung.child.status;
   await hung.finished.catch(() => {}); // killed: there is no summary
-  await Deno.remove(marker);
   // The first batch is whatever the first fetch returned: its rows and position committed.
   const { rows: [stored] } = await setup.client.query(
     "SELECT next_offset::int AS position FROM pipeline.source_positions WHERE stream = $1",
@@ -245,15 +236,3 @@ Deno.test("step load refresh-hourly runs alone and reports the rows it touched a
   assert.equal(typeof hourly.durationMs, "number");
   assert.equal(await setup.count("mart.hourly_station_stats"), STATIONS);
 });
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const delay = (ms: number) =>
-  new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms));

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { sleep } from "../../core/retry.ts";
 
 /** What a CLI run printed and how it exited. */
 export interface CliRun {
@@ -79,4 +80,41 @@ export function startCli(args: string[], options: CliOptions = {}) {
  */
 export function runCli(args: string[], options: CliOptions = {}): Promise<CliRun> {
   return startCli(args, options).finished;
+}
+
+/**
+ * Starts `cli/main.ts` with `args` and a config whose hanging sink (`./hang.ts`) follows the
+ * warehouse sink, and resolves once it hangs there: the warehouse transaction committed, the
+ * batch not acknowledged. Throws if the run ends before.
+ *
+ * @example
+ * ```ts ignore
+ * const hung = await startCliUntilHung(["batch", "load", "--config", "tests/support/load.config.ts"]);
+ * hung.child.kill("SIGKILL");
+ * ```
+ */
+export async function startCliUntilHung(args: string[], options: CliOptions = {}) {
+  const marker = await Deno.makeTempFile();
+  await Deno.remove(marker);
+  const started = startCli(args, { ...options, env: { ...options.env, HANG_MARKER: marker } });
+  try {
+    while (!await exists(marker)) {
+      const ended = await Promise.race([started.child.status, sleep(100)]);
+      if (ended !== undefined) {
+        throw new Error(`The run ended before hanging:\n${started.stderr()}`);
+      }
+    }
+  } finally {
+    await Deno.remove(marker).catch(() => {});
+  }
+  return started;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { migrate } from "../../plugins/sink-postgres/mod.ts";
 import { scratchDatabase } from "../../plugins/sink-postgres/testing.ts";
 import type { StationSnapshot } from "../../plugins/source-velib/mod.ts";
+import { syntheticSnapshot } from "../support/synthetic.ts";
 
 /** The project's migrations folder. */
 export const MIGRATIONS: string = fileURLToPath(new URL("../../sql/migrations", import.meta.url));
@@ -172,25 +173,14 @@ export function synthetic(
 ): WarehouseSnapshot {
   const bikes = fields.bikes_available ?? 4;
   const capacity = fields.capacity ?? 10;
-  return enrich({
-    schema_version: 1,
-    station_code: "99001",
-    station_name: "Synthetic station",
+  return enrich(syntheticSnapshot({
     bikes_available: bikes,
     mechanical_bikes: bikes,
     electric_bikes: 0,
     docks_available: Math.max(0, capacity - bikes),
     capacity,
-    is_installed: true,
-    is_renting: true,
-    is_returning: true,
-    latitude: 48.85,
-    longitude: 2.35,
-    last_reported: null,
-    commune: "Paris",
-    code_insee: null,
     ...fields,
-  });
+  }));
 }
 
 /**
