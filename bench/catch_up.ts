@@ -17,7 +17,7 @@ import { naiveLoad } from "./naive_loader.ts";
 import { type MeasuredRun, runPipeline } from "./process.ts";
 import { type Bench, type BenchContext, type Figure, median } from "./report.ts";
 
-/** The real load pipeline, reading the topic named by `BENCH_TOPIC`. */
+/** The real load pipeline, reading the topic named by `LOAD_TOPIC`. */
 const LOAD_CONFIG = new URL("./pipelines.config.ts", import.meta.url).pathname;
 
 const SIZES = {
@@ -177,8 +177,8 @@ async function loadOnce(
     const run = await runPipeline(["batch", "load", "--load-only", "--config", LOAD_CONFIG], {
       KAFKA_BROKERS: context.env.KAFKA_BROKERS,
       DATABASE_URL: database.url,
-      BENCH_TOPIC: topic,
-      BENCH_GROUP: uniqueName("bench_load"),
+      LOAD_TOPIC: topic,
+      LOAD_GROUP: uniqueName("bench_load"),
     });
     const [raw, latest] = await queryCounts(database.url);
     if (raw !== backlog.messages || latest !== backlog.stations) {
@@ -217,7 +217,7 @@ async function naiveOnce(context: BenchContext, topic: string, limit: number): P
   await runPipeline(["migrate", "load", "--config", LOAD_CONFIG], {
     KAFKA_BROKERS: context.env.KAFKA_BROKERS,
     DATABASE_URL: database.url,
-    BENCH_TOPIC: topic,
+    LOAD_TOPIC: topic,
   });
   return await naiveLoad({
     brokers: context.env.KAFKA_BROKERS,

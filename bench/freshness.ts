@@ -80,8 +80,8 @@ async function measureRun(context: BenchContext, cycles: number): Promise<number
     KAFKA_BROKERS: context.env.KAFKA_BROKERS,
     DATABASE_URL: database.url,
     VELIB_API_URL: replay.baseUrl,
-    BENCH_TOPIC: topic,
-    BENCH_GROUP: uniqueName("bench_load"),
+    LOAD_TOPIC: topic,
+    LOAD_GROUP: uniqueName("bench_load"),
   };
   await runPipeline(["migrate", "load", "--config", CONFIG], env);
   const reader = new pg.Client({ connectionString: database.url });

@@ -83,7 +83,7 @@ export function startPipeline(args: string[], env: Record<string, string>): Pipe
  * ```ts ignore
  * import { runPipeline } from "./process.ts";
  *
- * const run = await runPipeline(["batch", "load", "--load-only"], { BENCH_TOPIC: "t" });
+ * const run = await runPipeline(["batch", "load", "--load-only"], { LOAD_TOPIC: "t" });
  * ```
  */
 export async function runPipeline(

@@ -1,6 +1,8 @@
 /**
  * The real `load` pipeline of `pipeline.config.ts` (enrich, warehouse sink, gold steps) reading
- * a topic of the test's own, named by `LOAD_TOPIC`. With `HANG_MARKER` set, it also hangs after
+ * a topic of the test's own, named by `LOAD_TOPIC`, as the group `LOAD_GROUP` (default
+ * `<topic>-warehouse`; a new warehouse starts where its group committed, so a run that wants
+ * the whole topic again names a new one). With `HANG_MARKER` set, it also hangs after
  * the warehouse commit, so that a test can kill it right there: the marker file appears at that
  * moment. It stays the same pipeline, because positions are stored per pipeline name.
  *
@@ -17,7 +19,7 @@ const load = config.pipelines.load;
 const source = kafkaSource({
   brokers: "set-by-KAFKA_BROKERS:9092",
   topic,
-  groupId: `${topic}-warehouse`,
+  groupId: Deno.env.get("LOAD_GROUP") ?? `${topic}-warehouse`,
 });
 
 export default defineConfig({
