@@ -51,4 +51,4 @@ export type {
   MemorySinkOptions,
   MemorySource,
 } from "./core/memory.ts";
-export { requiredEnv, uniqueName } from "./core/testing.ts";
+export { requiredEnv, testContext, uniqueName } from "./core/testing.ts";

@@ -363,6 +363,8 @@ ${OPTIONS_HELP}`,
         const ctx = {
           pipeline: name,
           mode: "batch" as const,
+          runId: crypto.randomUUID(),
+          positions: name,
           logger,
           signal: new AbortController().signal,
         };

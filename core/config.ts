@@ -9,8 +9,9 @@ import { resolve } from "node:path";
 import { z } from "zod";
 import { ConfigError, type ConfigIssue } from "./errors.ts";
 import { type ComponentKinds, type Configured, type Env, formatPath, type Kind } from "./plugin.ts";
+import { positionSchema } from "./range.ts";
 import { runtimeSchema } from "./schema.ts";
-import type { Named, Pipeline } from "./types.ts";
+import type { Named, Pipeline, ReadRange } from "./types.ts";
 
 const EXAMPLES: Record<Kind, string> = {
   source: "a source plugin such as kafkaSource({...})",
@@ -46,10 +47,35 @@ export const pipelineSchema = z.strictObject({
   runtime: runtimeSchema.partial().optional(),
 });
 
+/**
+ * A rerun: a `batch` run of a pipeline over part of its source, then the steps that follow, on
+ * the window read. It keeps its positions apart from the pipeline's, so the live runs go on as
+ * if it had not happened. `deno task pipeline rerun <name>` runs it.
+ */
+export const rerunSchema = z.strictObject({
+  /** One sentence for `validate` and the README. */
+  description: z.string().min(1),
+  /** The pipeline rerun; its source must be able to seek. */
+  pipeline: z.string().min(1),
+  /** Where reading starts; `--from` overrides it. */
+  from: positionSchema,
+  /** Where it stops; `--to` overrides it. @default {where the source ends when the run starts} */
+  to: positionSchema.optional(),
+  /** The pipeline's steps that follow, in its order. @default {every step of the pipeline} */
+  steps: z.array(z.string()).optional(),
+  /** Whether the pipeline's checks run last. */
+  checks: z.boolean().default(true),
+});
+
+/** A validated rerun. */
+export type RerunDefinition = z.output<typeof rerunSchema>;
+
 /** The whole config file. */
 export const configSchema = z.strictObject({
   /** The pipelines, by the name the CLI takes. */
   pipelines: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), pipelineSchema),
+  /** Reruns, by the name `pipeline rerun` takes. */
+  reruns: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), rerunSchema).default({}),
   /** Runner settings for every pipeline. */
   runtime: runtimeSchema.default(runtimeSchema.parse({})),
 });
@@ -83,8 +109,26 @@ export interface LoadedConfig {
   readonly path: string;
   /** The pipelines' names and descriptions. */
   readonly pipelines: ReadonlyArray<{ name: string; description: string }>;
+  /** The reruns, by name. */
+  readonly reruns: ReadonlyArray<{ name: string } & RerunDefinition>;
   /** Builds the components of one pipeline. Throws a `ConfigError` for an unknown name. */
   pipeline(name: string): Pipeline;
+}
+
+/**
+ * The range a rerun reads.
+ *
+ * @example
+ * ```ts
+ * import { rangeOf } from "./config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const range = rangeOf({ from: { time: "2025-10-18T00:00:00.000Z" } });
+ * assert.deepEqual(range, { from: { time: "2025-10-18T00:00:00.000Z" } });
+ * ```
+ */
+export function rangeOf(rerun: Pick<RerunDefinition, "from" | "to">): ReadRange {
+  return rerun.to === undefined ? { from: rerun.from } : { from: rerun.from, to: rerun.to };
 }
 
 /**
@@ -159,6 +203,9 @@ export function validateConfig(value: unknown, env: Env, where: string): LoadedC
       }
     }
   }
+  for (const [name, rerun] of Object.entries(config.reruns)) {
+    issues.push(...rerunIssues(rerun, config.pipelines[rerun.pipeline], env, `reruns.${name}`));
+  }
   if (issues.length > 0) throw new ConfigError(where, issues);
   return {
     path: where,
@@ -166,6 +213,7 @@ export function validateConfig(value: unknown, env: Env, where: string): LoadedC
       name,
       description: p.description,
     })),
+    reruns: Object.entries(config.reruns).map(([name, rerun]) => ({ name, ...rerun })),
     pipeline(name) {
       const definition = config.pipelines[name];
       if (!definition) {
@@ -183,6 +231,32 @@ export function validateConfig(value: unknown, env: Env, where: string): LoadedC
 }
 
 type ParsedPipeline = z.output<typeof pipelineSchema>;
+
+/** What is wrong with a rerun of `pipeline` (undefined when there is no such pipeline). */
+function rerunIssues(
+  rerun: RerunDefinition,
+  pipeline: ParsedPipeline | undefined,
+  env: Env,
+  path: string,
+): ConfigIssue[] {
+  if (pipeline === undefined) return [{ path: `${path}.pipeline`, message: "no such pipeline" }];
+  const issues: ConfigIssue[] = [];
+  const steps = Object.keys(pipeline.steps);
+  for (const step of rerun.steps ?? []) {
+    if (!steps.includes(step)) {
+      const known = steps.join(", ") || "none";
+      issues.push({ path: `${path}.steps`, message: `no step ${step}; the steps are: ${known}` });
+    }
+  }
+  // Building a component does no I/O, so whether the source can seek is known now.
+  if (!pipeline.source.create(env).seekable) {
+    issues.push({
+      path: `${path}.pipeline`,
+      message: `the source of ${rerun.pipeline} (${pipeline.source.plugin}) cannot seek`,
+    });
+  }
+  return issues;
+}
 
 function componentsOf(pipeline: ParsedPipeline): Array<[string, Configured]> {
   return [

@@ -90,6 +90,29 @@ export class ConfigError extends PipelineError {
 }
 
 /**
+ * What was asked cannot be done as asked: a window that ends before it starts, or that the
+ * source no longer holds, a window for a step that takes none. Never transient; the CLI exits
+ * with code 2, and the run has written nothing.
+ *
+ * @example
+ * ```ts
+ * import { BadRequest, isTransient } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new BadRequest("--from must come before --to.", {
+ *   hint: "Swap the two times.",
+ * });
+ * assert.equal(isTransient(error), false);
+ * ```
+ */
+export class BadRequest extends PipelineError {
+  /** Creates the error; never transient. */
+  constructor(message: string, options: Omit<PipelineErrorOptions, "transient"> = {}) {
+    super(message, { ...options, transient: false });
+  }
+}
+
+/**
  * A component could not reach the system behind it. Transient: the runner retries connecting.
  *
  * @example

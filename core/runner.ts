@@ -8,6 +8,7 @@
  */
 import { getLogger, type Logger } from "@logtape/logtape";
 import {
+  BadRequest,
   BatchError,
   describeError,
   isTransient,
@@ -29,11 +30,13 @@ import {
   type Named,
   type Pipeline,
   type Progress,
+  type ReadRange,
   type Reject,
   type RetryPolicy,
   type RunMode,
   type RunResult,
   type Sink,
+  type StepScope,
   type Timings,
 } from "./types.ts";
 
@@ -62,6 +65,14 @@ export interface RunOptions {
    * @default {a random UUID}
    */
   runId?: string;
+  /**
+   * Makes the run a rerun: the source reads only this range, and the run's positions are kept
+   * under `<pipeline>:rerun`, so that the live pipeline reads next exactly what it would have
+   * read without it. Needs a `seekable` source.
+   */
+  range?: ReadRange;
+  /** What the steps that accept one work on, e.g. the window a rerun loaded. */
+  scope?: StepScope;
 }
 
 /** The parts of a batch run; see {@linkcode RunOptions.parts}. */
@@ -79,6 +90,22 @@ export interface RunParts {
 
 /** Exit codes, as documented in the README. */
 export const EXIT_CODES = { ok: 0, failure: 1, usage: 2, checkFailed: 3 } as const;
+
+/**
+ * Under which name a run keeps its source positions; see {@linkcode ComponentContext.positions}.
+ *
+ * @example
+ * ```ts
+ * import { positionsKey } from "./runner.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(positionsKey("load", undefined), "load");
+ * assert.equal(positionsKey("load", { from: "earliest" }), "load:rerun");
+ * ```
+ */
+export function positionsKey(pipeline: string, range: ReadRange | undefined): string {
+  return range === undefined ? pipeline : `${pipeline}:rerun`;
+}
 
 /**
  * Runs a pipeline until its source is drained (`batch`) or the signal aborts (`stream`), then,
@@ -160,7 +187,11 @@ class Run {
     } catch (error) {
       failure = error;
       // The internal signal only aborts on a shutdown request, which wins over what it caused.
-      reason = this.#stop.signal.aborted ? "signal" : "failed";
+      reason = this.#stop.signal.aborted
+        ? "signal"
+        : error instanceof BadRequest
+        ? "bad_request"
+        : "failed";
     } finally {
       clearInterval(progress);
       external?.removeEventListener("abort", forward);
@@ -181,7 +212,14 @@ class Run {
   async #connectAll(): Promise<void> {
     const started = performance.now();
     const p = this.#pipeline;
-    const base = { pipeline: p.name, mode: this.#options.mode, signal: this.#stop.signal };
+    const { mode, range } = this.#options;
+    const base = {
+      pipeline: p.name,
+      mode,
+      signal: this.#stop.signal,
+      runId: this.#runId,
+      positions: positionsKey(p.name, range),
+    };
     const others: Named<Lifecycle>[] = [
       ...this.#load ? [...p.sinks, p.deadLetter, ...p.transforms] : [],
       ...this.#stepsToRun,
@@ -197,9 +235,21 @@ class Run {
     const cursorStore = p.sinks.find((sink) => sink.component.loadCursors)?.component;
     const loadCursors = (): Promise<Cursor[]> =>
       cursorStore?.loadCursors?.() ?? Promise.resolve([]);
+    if (range !== undefined && !p.source.component.seekable) {
+      throw new BadRequest(
+        `The source ${p.source.name} of pipeline ${p.name} cannot read a range of positions.`,
+        { hint: "Rerun a pipeline whose source can seek, such as kafkaSource({...})." },
+      );
+    }
     await this.#connect(
       p.source,
-      (logger) => p.source.component.connect?.({ ...base, logger, loadCursors }),
+      (logger) =>
+        p.source.component.connect?.({
+          ...base,
+          logger,
+          loadCursors,
+          ...(range === undefined ? {} : { range }),
+        }),
     );
     this.#timings.connect = performance.now() - started;
   }
@@ -220,6 +270,7 @@ class Run {
       );
     } catch (error) {
       if (this.#stop.signal.aborted) throw this.#stop.signal.reason;
+      if (error instanceof BadRequest) throw error;
       const cause = describeError(error);
       throw new PipelineError(
         `Could not connect ${named.name} after ${policy.attempts} attempt(s): ${cause.message}`,
@@ -307,9 +358,12 @@ class Run {
 
   async #process(batch: Batch): Promise<void> {
     const stop = this.#stop.signal;
+    for (const message of batch.messages) {
+      if (message.arrived === undefined) message.arrived = message.value;
+    }
     const transformed = await this.#transform(batch);
     try {
-      await this.#write(transformed, batch.cursors, arrivedValues(batch.messages));
+      await this.#write(transformed, batch.cursors);
     } catch (error) {
       if (stop.aborted) throw stop.reason;
       throw new WriteFailed("write failed", { cause: error });
@@ -353,7 +407,6 @@ class Run {
   async #write(
     batch: { messages: Message[]; rejects: Reject[] },
     cursors: Cursor[],
-    arrived: (message: Message) => unknown,
   ): Promise<void> {
     const started = performance.now();
     const { sinks, deadLetter } = this.#pipeline;
@@ -361,7 +414,7 @@ class Run {
     let unwritten = batch.rejects; // rejects not yet in the dead-letter sink
     let rejected = 0;
     const writeDeadLetters = async () => {
-      await this.#writeOne(deadLetter, { messages: [], rejects: unwritten, cursors: [] }, arrived);
+      await this.#writeOne(deadLetter, { messages: [], rejects: unwritten, cursors: [] });
       rejected += unwritten.length;
       unwritten = [];
     };
@@ -373,7 +426,7 @@ class Run {
         messages,
         rejects: isDeadLetter ? unwritten : [],
         cursors,
-      }, arrived);
+      });
       messages = written.messages;
       if (isDeadLetter) {
         rejected += written.rejects.length;
@@ -397,7 +450,6 @@ class Run {
   async #writeOne(
     sink: Named<Sink>,
     batch: { messages: Message[]; rejects: Reject[]; cursors: Cursor[] },
-    arrived: (message: Message) => unknown,
   ): Promise<{ messages: Message[]; rejects: Reject[]; isolated: Reject[] }> {
     let { messages, rejects } = batch;
     const isolated: Reject[] = [];
@@ -419,7 +471,7 @@ class Run {
         const poison = poisonOf(error);
         const failed = new Set(poison.map(([index]) => index));
         const found = poison.map(([index, cause]): Reject => ({
-          payload: arrived(messages[index]),
+          payload: messages[index].arrived ?? messages[index].value,
           reason: describeError(cause).message,
           stage: `sink ${sink.name}`,
           origin: messages[index].origin,
@@ -442,10 +494,11 @@ class Run {
     const signal = this.#stop.signal;
     for (const { name, component } of this.#stepsToRun) {
       const stepStarted = performance.now();
+      const scope = scopeFor(component.accepts, this.#options.scope);
       const result = await this.#retry(
         `step ${name}`,
         this.#pipeline.runtime.writeRetry,
-        () => component.run(signal),
+        () => scope === undefined ? component.run(signal) : component.run(signal, scope),
       );
       this.#steps.push({
         name,
@@ -498,6 +551,8 @@ class Run {
       ? EXIT_CODES.ok
       : exitReason === "check_failed"
       ? EXIT_CODES.checkFailed
+      : exitReason === "bad_request"
+      ? EXIT_CODES.usage
       : exitReason === "signal" && failure instanceof ShutdownRequested
       ? failure.exitCode
       : EXIT_CODES.failure;
@@ -591,22 +646,16 @@ function poisonOf(error: BatchError): Array<[number, Error]> {
 
 type Settled = { value: Batch | EndOfInput } | { error: unknown };
 
-/**
- * A record's value as the source read it, found by its origin (transforms keep it); the value
- * as it is for a record without one. The index is built on first use: only a failed record needs
- * it.
- */
-function arrivedValues(read: Message[]): (message: Message) => unknown {
-  const key = (origin: Cursor) => `${origin.stream}\0${origin.partition}\0${origin.offset}`;
-  let byOrigin: Map<string, unknown> | undefined;
-  return (message) => {
-    if (message.origin === undefined) return message.value;
-    byOrigin ??= new Map(
-      read.flatMap((m) => m.origin ? [[key(m.origin), m.value] as const] : []),
-    );
-    const origin = key(message.origin);
-    return byOrigin.has(origin) ? byOrigin.get(origin) : message.value;
-  };
+/** The parts of `scope` a step accepts; undefined when none is left. */
+function scopeFor(
+  accepts: ReadonlyArray<keyof StepScope> | undefined,
+  scope: StepScope | undefined,
+): StepScope | undefined {
+  if (scope === undefined || accepts === undefined) return undefined;
+  const kept = Object.fromEntries(
+    Object.entries(scope).filter(([part]) => accepts.includes(part as keyof StepScope)),
+  );
+  return Object.keys(kept).length === 0 ? undefined : kept;
 }
 
 function unique<C>(items: Named<C>[]): Named<C>[] {

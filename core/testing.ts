@@ -5,8 +5,9 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { getLogger } from "@logtape/logtape";
 import { BatchError } from "./errors.ts";
-import type { Sink, SinkBatch } from "./types.ts";
+import type { ComponentContext, Sink, SinkBatch } from "./types.ts";
 
 /**
  * The value of the environment variable `name`, or an error that says what the test needs and
@@ -43,6 +44,35 @@ export function requiredEnv(name: string, needs: string): string {
  */
 export function uniqueName(prefix: string): string {
   return `${prefix}_${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * The context the runner would hand a component of `pipeline` in a live `batch` run, for
+ * connecting one by hand in a test; `overrides` replaces any part of it.
+ *
+ * @example
+ * ```ts
+ * import { testContext } from "./testing.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const ctx = testContext("load", { mode: "stream" });
+ * assert.equal(ctx.positions, "load");
+ * assert.equal(ctx.mode, "stream");
+ * ```
+ */
+export function testContext(
+  pipeline: string,
+  overrides: Partial<ComponentContext> = {},
+): ComponentContext {
+  return {
+    pipeline,
+    mode: "batch",
+    runId: `test-${crypto.randomUUID()}`,
+    positions: pipeline,
+    logger: getLogger(["pipeline", pipeline]),
+    signal: new AbortController().signal,
+    ...overrides,
+  };
 }
 
 /** A sink under test, with a way to look into what it stored. */

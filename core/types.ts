@@ -46,6 +46,12 @@ export interface Message<T = unknown> {
    * cursors, `origin.offset` is the record's own offset, not the next one.
    */
   origin?: Cursor;
+  /**
+   * The value as the source delivered it, before any transform, so that a record a sink refuses
+   * is dead-lettered as it arrived and can be replayed. The runner sets it when the source did
+   * not; a transform keeps it by building its output from the input (`{ ...message, value }`).
+   */
+  arrived?: unknown;
 }
 
 /**
@@ -94,10 +100,55 @@ export const END_OF_INPUT: unique symbol = Symbol("end of input");
 /** The type of {@linkcode END_OF_INPUT}. */
 export type EndOfInput = typeof END_OF_INPUT;
 
+/**
+ * Where a bounded read of a source starts or stops: the oldest or the newest record it holds,
+ * the first record at or after a time (ISO-8601), or an offset per partition.
+ */
+export type Position =
+  | "earliest"
+  | "latest"
+  | { time: string }
+  | { offsets: Record<string, string> };
+
+/**
+ * The part of a source a rerun reads: from `from` (included) to `to` (excluded), or, without
+ * `to`, to where the source ended when the run started. A time selects records by their event
+ * time where the source knows one.
+ */
+export interface ReadRange {
+  /** Where reading starts. */
+  from: Position;
+  /** Where reading stops. @default {where the source ended at start} */
+  to?: Position;
+}
+
+/** A span of data time, start included and end excluded. */
+export interface TimeWindow {
+  /** The first instant in the window. */
+  from: Date;
+  /** The first instant after it. */
+  to: Date;
+}
+
+/** The data a step works on when it is told, instead of what was loaded since its last run. */
+export interface StepScope {
+  /** Recompute what overlaps this window. */
+  window?: TimeWindow;
+  /** Compute as of this instant, e.g. a past day's ranking. */
+  at?: Date;
+}
+
 /** What the runner hands to every component when it connects it. */
 export interface ComponentContext {
   /** The name of the pipeline being run. */
   pipeline: string;
+  /** Identifies the run, e.g. in stored check results and replayed dead letters. */
+  runId: string;
+  /**
+   * The name the run's source positions are kept under: the pipeline's name for a live run, and
+   * `<pipeline>:rerun` for a rerun, so that a rerun never moves the live pipeline.
+   */
+  positions: string;
   /** How the run ends. */
   mode: RunMode;
   /** A logger scoped to the component. */
@@ -114,6 +165,12 @@ export interface SourceContext extends ComponentContext {
    * whenever it (re)gains a partition, since another instance may have moved it on.
    */
   loadCursors(): Promise<Cursor[]>;
+  /**
+   * Set for a rerun: read only this range, whatever the stored positions say, and move no
+   * position of the live pipeline (such as a consumer group's offsets). Only set for a source
+   * whose `seekable` is true.
+   */
+  range?: ReadRange;
 }
 
 /**
@@ -149,6 +206,8 @@ export interface Source<T = unknown> extends Lifecycle<SourceContext> {
   read(signal: AbortSignal): Promise<Batch<T> | EndOfInput>;
   /** Records known to be waiting (e.g. consumer lag), for progress reports. */
   backlog?(): number | undefined;
+  /** Whether it can read a {@linkcode ReadRange} (see {@linkcode SourceContext.range}). */
+  readonly seekable?: boolean;
 }
 
 /** The result of a transform: what goes on, and what goes to dead letters. */
@@ -175,6 +234,32 @@ export interface SinkBatch<T = unknown> {
   cursors: Cursor[];
 }
 
+/** Which dead letters to list or replay. */
+export interface DeadLetterFilter {
+  /** Only letters set aside at or after this instant. */
+  since?: Date;
+  /** Only letters whose reason contains this text, ignoring case. */
+  reason?: string;
+}
+
+/** A record set aside by a run, as a dead-letter store keeps it. */
+export interface DeadLetter {
+  /** Identifies it in its store. */
+  id: string;
+  /** The component that rejected it. */
+  stage: string;
+  /** Why, as last tried. */
+  reason: string;
+  /** The payload as it arrived, as text (JSON-encoded when it was not text). */
+  payload: string | null;
+  /** Where it came from, when the source knew. */
+  origin?: Cursor;
+  /** When it was set aside (ISO-8601). */
+  failedAt: string;
+  /** When a replay wrote it, and the run that did; unset while it waits. */
+  replayed?: { at: string; runId: string };
+}
+
 /** Writes batches durably. */
 export interface Sink<T = unknown> extends Lifecycle {
   /**
@@ -185,6 +270,14 @@ export interface Sink<T = unknown> extends Lifecycle {
   write(batch: SinkBatch<T>, signal: AbortSignal): Promise<void>;
   /** The positions stored by earlier writes for this pipeline. */
   loadCursors?(): Promise<Cursor[]>;
+  /** The dead letters it stores for this pipeline, oldest first; replayed ones included. */
+  listDeadLetters?(filter: DeadLetterFilter, signal: AbortSignal): Promise<DeadLetter[]>;
+  /**
+   * A source of the letters that wait for a replay, as the records they were. Once this sink
+   * writes a letter's record, it marks the letter replayed in the same transaction; a letter
+   * rejected again keeps its place with the new reason. Use only after `connect`.
+   */
+  replayDeadLetters?(filter: DeadLetterFilter): Source;
 }
 
 /** How serious a failed check is. */
@@ -222,8 +315,13 @@ export interface StepResult {
 
 /** A unit of work that runs after loading, such as refreshing an aggregate. */
 export interface Step extends Lifecycle {
-  /** Does the work. */
-  run(signal: AbortSignal): Promise<StepResult>;
+  /**
+   * Does the work: on what was loaded since its last run, or on `scope` when given. The runner
+   * only passes the parts of a scope the step `accepts`.
+   */
+  run(signal: AbortSignal, scope?: StepScope): Promise<StepResult>;
+  /** Which parts of a {@linkcode StepScope} it takes; none when unset. */
+  readonly accepts?: ReadonlyArray<keyof StepScope>;
 }
 
 /** Counts per stage, in records. */
@@ -261,7 +359,7 @@ export interface Timings {
 }
 
 /** Why a run ended. */
-export type ExitReason = "drained" | "signal" | "failed" | "check_failed";
+export type ExitReason = "drained" | "signal" | "failed" | "check_failed" | "bad_request";
 
 /** The outcome of one run, also printed as the last line of the CLI's output. */
 export interface RunResult {

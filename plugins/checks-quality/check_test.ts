@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { getLogger } from "@logtape/logtape";
+import { testContext } from "../../core/testing.ts";
 import pg from "pg";
 import { scratchDatabase } from "../sink-postgres/testing.ts";
 import { QualityCheck } from "./check.ts";
@@ -17,12 +17,7 @@ async function checkOf(url: string, sql: string, threshold = 0) {
     threshold,
     description: "A synthetic check.",
   }));
-  await check.connect({
-    pipeline: "check-test",
-    mode: "batch",
-    logger: getLogger(["test"]),
-    signal: new AbortController().signal,
-  });
+  await check.connect(testContext("check-test"));
   return {
     check,
     async [Symbol.asyncDispose]() {

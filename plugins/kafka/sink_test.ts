@@ -1,17 +1,12 @@
 import assert from "node:assert/strict";
-import { getLogger } from "@logtape/logtape";
+import { testContext } from "../../core/testing.ts";
 import { BatchError, ConnectionError } from "../../core/errors.ts";
 import type { ComponentContext, Message, Reject, SinkBatch } from "../../core/types.ts";
 import { sinkConfigSchema } from "./config.ts";
 import { KafkaSink } from "./sink.ts";
 import { readBack, testBrokers, uniqueName, withTestAdmin } from "./test_support.ts";
 
-const context: ComponentContext = {
-  pipeline: "kafka-test",
-  mode: "batch",
-  logger: getLogger(["pipeline", "kafka-test"]),
-  signal: new AbortController().signal,
-};
+const context: ComponentContext = testContext("kafka-test");
 const signal = new AbortController().signal;
 
 function sinkFor(config: Record<string, unknown>): KafkaSink {

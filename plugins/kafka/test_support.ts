@@ -4,8 +4,7 @@
  *
  * @module
  */
-import { requiredEnv, uniqueName } from "../../core/testing.ts";
-import { getLogger } from "@logtape/logtape";
+import { requiredEnv, testContext, uniqueName } from "../../core/testing.ts";
 import type { Admin, KafkaMessage, Message } from "kafkajs";
 import type { Cursor, RunMode, SourceContext } from "../../core/types.ts";
 
@@ -39,13 +38,7 @@ export function testBrokers(): string {
  * ```
  */
 export function sourceContext(mode: RunMode, stored: Cursor[] = []): SourceContext {
-  return {
-    pipeline: "kafka-test",
-    mode,
-    logger: getLogger(["pipeline", "kafka-test"]),
-    signal: new AbortController().signal,
-    loadCursors: () => Promise.resolve(stored),
-  };
+  return { ...testContext("kafka-test", { mode }), loadCursors: () => Promise.resolve(stored) };
 }
 
 /**

@@ -62,7 +62,7 @@ export class PostgresSink implements Sink {
       const targets = await describeTargets(db, this.#config.writes).catch((error) => {
         throw statementFailure(error, "Reading the target tables", this.#server);
       });
-      this.#plan = { db, pipeline: ctx.pipeline, targets };
+      this.#plan = { db, pipeline: ctx.pipeline, positions: ctx.positions, targets };
     } catch (error) {
       await db.end();
       throw error;
@@ -83,11 +83,11 @@ export class PostgresSink implements Sink {
     await writeBatch(this.#connected(), batch, signal);
   }
 
-  /** The positions this pipeline's batches brought each stream partition to. */
+  /** The positions this run's batches (live, or a rerun's) brought each partition to. */
   async loadCursors(): Promise<Cursor[]> {
-    const { db, pipeline } = this.#connected();
+    const { db, positions } = this.#connected();
     try {
-      const { rows } = await db.query<Cursor>(SELECT_POSITIONS.text, [pipeline]);
+      const { rows } = await db.query<Cursor>(SELECT_POSITIONS.text, [positions]);
       return rows.map(({ stream, partition, offset }) => ({ stream, partition, offset }));
     } catch (error) {
       throw statementFailure(error, "Reading the stored positions", this.#server);

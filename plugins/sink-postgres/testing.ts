@@ -4,8 +4,7 @@
  *
  * @module
  */
-import { requiredEnv } from "../../core/testing.ts";
-import { getLogger } from "@logtape/logtape";
+import { requiredEnv, testContext } from "../../core/testing.ts";
 import pg from "pg";
 import type { ComponentContext } from "../../core/types.ts";
 import { configSchema } from "./config.ts";
@@ -39,12 +38,7 @@ export function databaseUrl(): string {
  * ```
  */
 export function contextFor(pipeline: string): ComponentContext {
-  return {
-    pipeline,
-    mode: "batch",
-    logger: getLogger(["test", "sink-postgres"]),
-    signal: new AbortController().signal,
-  };
+  return testContext(pipeline);
 }
 
 const suffix = (): string => crypto.randomUUID().replaceAll("-", "").slice(0, 12);

@@ -31,8 +31,10 @@ import {
 export interface WritePlan {
   /** The database. */
   db: Database;
-  /** The pipeline's name: positions and dead letters are kept per pipeline. */
+  /** The pipeline's name: dead letters are kept per pipeline. */
   pipeline: string;
+  /** The name the run's positions are kept under (see `ComponentContext.positions`). */
+  positions: string;
   /** The tables every record goes to, in order. */
   targets: Target[];
 }
@@ -48,7 +50,7 @@ export interface WritePlan {
  * ```ts ignore
  * import { writeBatch } from "./write.ts";
  *
- * await writeBatch({ db, pipeline: "load", targets }, {
+ * await writeBatch({ db, pipeline: "load", positions: "load", targets }, {
  *   messages: [{ value: { station_code: "16107", bikes: 3 } }],
  *   rejects: [],
  *   cursors: [{ stream: "velib", partition: 0, offset: "42" }],
@@ -76,7 +78,7 @@ export async function writeBatch(
     }
     if (batch.cursors.length > 0) {
       signal.throwIfAborted();
-      await client.query(UPSERT_POSITIONS.text, [plan.pipeline, encodeCursors(batch.cursors)]);
+      await client.query(UPSERT_POSITIONS.text, [plan.positions, encodeCursors(batch.cursors)]);
     }
     signal.throwIfAborted();
     await client.query(COMMIT.text);

@@ -15,7 +15,7 @@
 import assert from "node:assert/strict";
 import { isDeepStrictEqual } from "node:util";
 import fc from "fast-check";
-import { getLogger } from "@logtape/logtape";
+import { testContext } from "../../core/testing.ts";
 import { type Message, type Reject } from "../../core/types.ts";
 import {
   normalizeStation,
@@ -312,10 +312,7 @@ Deno.test("fuzz: the Vélib' source turns every record of a snapshot into one st
       }).create({}) as VelibSource;
       const signal = new AbortController().signal;
       await source.connect!({
-        pipeline: "fuzz",
-        mode: "batch",
-        logger: getLogger(["fuzz"]),
-        signal,
+        ...testContext("fuzz", { signal }),
         loadCursors: () => Promise.resolve([]),
       });
       const batch = await source.read(signal);

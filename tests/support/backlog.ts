@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
+import { testContext } from "../../core/testing.ts";
 import type { Message } from "../../core/types.ts";
 import { kafkaSink } from "../../plugins/kafka/mod.ts";
 import type { StationSnapshot } from "../../plugins/source-velib/mod.ts";
@@ -147,12 +147,7 @@ export async function publishBacklog(options: BacklogOptions): Promise<Backlog> 
     createTopic: { partitions: options.partitions ?? 1 },
   }).create({});
   const signal = new AbortController().signal;
-  await sink.connect?.({
-    pipeline: "backlog",
-    mode: "batch",
-    logger: getLogger(["pipeline", "backlog"]),
-    signal,
-  });
+  await sink.connect?.(testContext("backlog", { signal }));
   let newestCycle: StationSnapshot[] = [];
   try {
     for (let cycle = 0; cycle < cycles; cycle++) {

@@ -6,7 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { getLogger } from "@logtape/logtape";
+import { testContext } from "../../core/testing.ts";
 import { loadConfig } from "../../core/config.ts";
 import type { Check, CheckResult } from "../../core/types.ts";
 import { runCli } from "../support/cli.ts";
@@ -31,12 +31,7 @@ async function runChecks(wh: Warehouse): Promise<Map<string, CheckResult>> {
   const signal = new AbortController().signal;
   const results = new Map<string, CheckResult>();
   for (const check of checks) {
-    await check.connect!({
-      pipeline: "checks-test",
-      mode: "batch",
-      logger: getLogger(["test", "checks"]),
-      signal,
-    });
+    await check.connect!(testContext("checks-test", { signal }));
     try {
       const result = await check.run(signal, "checks-test-run");
       results.set(result.name, result);
