@@ -3,62 +3,23 @@
  *
  * @module
  */
-import { loadConfig, type LoadedConfig } from "../core/config.ts";
-import {
-  describeError,
-  PipelineError,
-  SHUTDOWN_SIGNALS,
-  ShutdownRequested,
-} from "../core/errors.ts";
+import { loadConfig } from "../core/config.ts";
+import { describeError } from "../core/errors.ts";
 import { retry } from "../core/retry.ts";
-import { EXIT_CODES, type RunOptions, runPipeline } from "../core/runner.ts";
-import type { Lifecycle, Named, Pipeline, RunMode } from "../core/types.ts";
+import { EXIT_CODES } from "../core/runner.ts";
+import type { RunMode } from "../core/types.ts";
 import { redact } from "../core/redact.ts";
 import { getLogger } from "@logtape/logtape";
-import { printRunResult, progressPrinter, type Summary } from "./output.ts";
 import { networkReport } from "./report.ts";
-
-/** Options every command takes. */
-export interface GlobalOptions {
-  /** Path to the pipeline config. */
-  config: string;
-  /** `stream --once`: one cycle, then exit. */
-  once: boolean;
-  /** `batch --load-only`: skip the pipeline's steps and checks. */
-  loadOnly: boolean;
-}
-
-/** The flags that belong to one command only, and the command each belongs to. */
-export const COMMAND_FLAGS = { once: "stream", loadOnly: "batch" } as const;
-
-/** A CLI command. */
-export interface Command {
-  /** One line for the command list. */
-  summary: string;
-  /** Which of {@linkcode COMMAND_FLAGS} it takes; any other is a usage error. */
-  flags?: Array<keyof typeof COMMAND_FLAGS>;
-  /** The full `--help` text. */
-  help: string;
-  /** Runs it with its positional arguments; resolves with the summary to print last. */
-  run(args: string[], options: GlobalOptions): Promise<Summary>;
-}
-
-/** Exit codes, for `--help` and the README. */
-export const EXIT_CODE_HELP = `Exit codes:
-  0    ok
-  1    failure (a component failed after its retries; nothing unwritten was acknowledged)
-  2    bad usage or invalid config
-  3    an error-severity check failed
-  130  stopped by SIGINT     143  stopped by SIGTERM`;
-
-const OPTIONS_HELP = `Options:
-  --config <path>      pipeline config module  (default: pipeline.config.ts, env PIPELINE_CONFIG)
-  --log-format <fmt>   pretty | json           (default: pretty on a terminal, json otherwise)
-  --log-level <level>  debug | info | warning | error  (default: info)
-  -h, --help           show help`;
-
-/** A usage mistake: exit code 2. */
-export class UsageError extends PipelineError {}
+import {
+  type Command,
+  componentsOf,
+  execute,
+  EXIT_CODE_HELP,
+  OPTIONS_HELP,
+  pipelineArgument,
+  UsageError,
+} from "./shared.ts";
 
 function runCommand(mode: RunMode): Command {
   const ends = mode === "stream"
@@ -83,57 +44,17 @@ Progress goes to stderr on a terminal; the last line on stdout is a JSON summary
 ${OPTIONS_HELP}
 
 ${EXIT_CODE_HELP}`,
-    flags: mode === "stream" ? ["once"] : ["loadOnly"],
     async run(args, options) {
       const config = await loadConfig(options.config, Deno.env.toObject());
       const pipeline = config.pipeline(pipelineArgument(args, mode, config));
       const result = await execute(pipeline, {
         // One cycle is the source's bounded mode: it ends once it has read what was there.
         mode: options.once ? "batch" : mode,
-        parts: options.loadOnly ? { load: true, steps: [], checks: false } : undefined,
+        parts: options["load-only"] ? { load: true, steps: [], checks: false } : undefined,
       });
       return { command: options.once ? `${mode} --once` : mode, ...result };
     },
   };
-}
-
-/** Runs a pipeline with SIGINT/SIGTERM wired to a graceful stop and progress on a terminal. */
-async function execute(pipeline: Pipeline, options: Omit<RunOptions, "signal" | "onProgress">) {
-  const controller = new AbortController();
-  const stopOn = (signal: keyof typeof SHUTDOWN_SIGNALS) => () => {
-    // A second signal means "now": exit without waiting for a graceful close.
-    if (controller.signal.aborted) Deno.exit(SHUTDOWN_SIGNALS[signal]);
-    controller.abort(new ShutdownRequested(signal));
-  };
-  const listeners = (Object.keys(SHUTDOWN_SIGNALS) as Array<keyof typeof SHUTDOWN_SIGNALS>)
-    .map((signal) => [signal, stopOn(signal)] as const);
-  for (const [signal, listener] of listeners) Deno.addSignalListener(signal, listener);
-  const progress = progressPrinter();
-  try {
-    const result = await runPipeline(pipeline, {
-      // Airflow sets it in every task's environment: stored check results then carry it.
-      runId: Deno.env.get("AIRFLOW_CTX_DAG_RUN_ID") || undefined,
-      ...options,
-      signal: controller.signal,
-      onProgress: progress?.update,
-    });
-    progress?.done();
-    printRunResult(result);
-    return result;
-  } finally {
-    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
-  }
-}
-
-function pipelineArgument(args: string[], command: string, config: LoadedConfig): string {
-  if (args.length === 1) return args[0];
-  const known = config.pipelines.map((p) => p.name).join(", ") || "none defined";
-  throw new UsageError(
-    args.length === 0
-      ? `The ${command} command needs a pipeline name.`
-      : `The ${command} command takes one pipeline name, got ${args.length}: ${args.join(" ")}.`,
-    { hint: `Pipelines in ${config.path}: ${known}. Example: deno task pipeline ${command} load` },
-  );
 }
 
 /** How long a component may take to answer `health`, retries included. */
@@ -141,20 +62,6 @@ const HEALTH_TIMEOUT_MS = 10_000;
 
 /** How `health` asks again after a transient failure. */
 const HEALTH_RETRY = { attempts: 5, initialDelayMs: 250, maxDelayMs: 2_000 };
-
-/** Every component of a pipeline, each once (a sink may also be the dead-letter sink). */
-function componentsOf(pipeline: Pipeline): Named<Lifecycle>[] {
-  const all: Named<Lifecycle>[] = [
-    pipeline.source,
-    ...pipeline.transforms,
-    ...pipeline.sinks,
-    pipeline.deadLetter,
-    ...pipeline.steps,
-    ...pipeline.checks,
-  ];
-  const seen = new Set<Lifecycle>();
-  return all.filter(({ component }) => !seen.has(component) && seen.add(component));
-}
 
 /** The pipeline `run` runs when given none: the main job on the embedded default. */
 const RUN_DEFAULT = "local";
@@ -401,27 +308,4 @@ Environment:
   VELIB_API_URL   overrides the base URL of the Vélib' API
 
 ${EXIT_CODE_HELP}`;
-}
-
-/**
- * Refuses a flag the command does not take, naming the command it belongs to.
- *
- * @example
- * ```ts
- * import { checkFlags, COMMANDS } from "./commands.ts";
- * import assert from "node:assert/strict";
- *
- * assert.throws(
- *   () => checkFlags("stream", COMMANDS.stream, { config: "", once: false, loadOnly: true }),
- *   /--load-only goes with the batch command/,
- * );
- * ```
- */
-export function checkFlags(name: string, command: Command, options: GlobalOptions): void {
-  for (const [flag, owner] of Object.entries(COMMAND_FLAGS)) {
-    if (options[flag as keyof typeof COMMAND_FLAGS] && !command.flags?.includes(flag as never)) {
-      const written = flag === "once" ? "--once" : "--load-only";
-      throw new UsageError(`${written} goes with the ${owner} command, not ${name}.`);
-    }
-  }
 }

@@ -6,9 +6,10 @@
 import { parseArgs } from "node:util";
 import { isLogLevel } from "@logtape/logtape";
 import { configureLogging, type LogFormat } from "../core/log.ts";
-import { ConfigError, describeError } from "../core/errors.ts";
+import { BadRequest, ConfigError, describeError } from "../core/errors.ts";
 import { EXIT_CODES } from "../core/runner.ts";
-import { checkFlags, COMMANDS, mainHelp, UsageError } from "./commands.ts";
+import { COMMANDS, mainHelp } from "./commands.ts";
+import { checkFlags, COMMAND_FLAGS, type GlobalOptions, UsageError } from "./shared.ts";
 import { printError, printSummary, type Summary } from "./output.ts";
 
 /**
@@ -40,17 +41,15 @@ export async function main(args: string[]): Promise<number> {
       return EXIT_CODES.ok;
     }
     await configureLogging(loggingOptions(parsed.values["log-format"], parsed.values["log-level"]));
-    const options = {
-      config: parsed.values.config!,
-      once: parsed.values.once!,
-      loadOnly: parsed.values["load-only"]!,
-    };
-    checkFlags(name, selected, options);
+    const { config, "log-format": _format, "log-level": _level, help: _help, ...flags } =
+      parsed.values;
+    const options: GlobalOptions = { config: config!, ...flags };
+    checkFlags(name, options);
     const summary = await selected.run(rest, options);
     printSummary(summary);
     return summary.exitCode;
   } catch (error) {
-    const exitCode = error instanceof UsageError || error instanceof ConfigError
+    const exitCode = error instanceof BadRequest || error instanceof ConfigError
       ? EXIT_CODES.usage
       : EXIT_CODES.failure;
     const described = describeError(error);
@@ -84,8 +83,9 @@ function parseCommandLine(args: string[]) {
         "log-format": { type: "string" },
         "log-level": { type: "string", default: "info" },
         help: { type: "boolean", short: "h", default: false },
-        once: { type: "boolean", default: false },
-        "load-only": { type: "boolean", default: false },
+        ...Object.fromEntries(
+          Object.entries(COMMAND_FLAGS).map(([flag, { type }]) => [flag, { type }]),
+        ) as { [F in keyof typeof COMMAND_FLAGS]: { type: (typeof COMMAND_FLAGS)[F]["type"] } },
       },
     });
   } catch (error) {
