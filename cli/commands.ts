@@ -7,10 +7,17 @@ import { loadConfig } from "../core/config.ts";
 import { describeError } from "../core/errors.ts";
 import { retry } from "../core/retry.ts";
 import { EXIT_CODES } from "../core/runner.ts";
-import type { RunMode } from "../core/types.ts";
+import type { Position, RunMode } from "../core/types.ts";
 import { redact } from "../core/redact.ts";
 import { getLogger } from "@logtape/logtape";
 import { networkReport } from "./report.ts";
+import {
+  requireSeekable,
+  rerun,
+  rerunFromFlags,
+  stepScopeFromFlags,
+  WINDOW_HELP,
+} from "./rerun.ts";
 import {
   type Command,
   componentsOf,
@@ -32,7 +39,11 @@ stream goes on.
 checks, and exits. Meant to be scheduled, e.g. by Airflow.
 
   --load-only          skip the steps and checks, to run them as tasks of their own
-                       (\`deno task pipeline step\`)`;
+                       (\`deno task pipeline step\`)
+${WINDOW_HELP}
+
+With --from it is a rerun (see \`deno task pipeline rerun --help\`): it adds the snapshots of the
+window that are missing, never rewrites one, then runs the steps over the window.`;
   return {
     summary: `run a pipeline in ${mode} mode`,
     help: `Usage: deno task pipeline ${mode} <pipeline> [options]
@@ -47,12 +58,16 @@ ${EXIT_CODE_HELP}`,
     async run(args, options) {
       const config = await loadConfig(options.config, Deno.env.toObject());
       const pipeline = config.pipeline(pipelineArgument(args, mode, config));
+      const rerun = rerunFromFlags(options, new Date());
+      if (rerun !== undefined) requireSeekable(pipeline, "--from");
       const result = await execute(pipeline, {
         // One cycle is the source's bounded mode: it ends once it has read what was there.
         mode: options.once ? "batch" : mode,
         parts: options["load-only"] ? { load: true, steps: [], checks: false } : undefined,
+        ...rerun,
       });
-      return { command: options.once ? `${mode} --once` : mode, ...result };
+      const command = options.once ? `${mode} --once` : mode;
+      return { command, ...(rerun === undefined ? {} : { range: rerun.range }), ...result };
     },
   };
 }
@@ -70,12 +85,14 @@ const RUN_DEFAULT = "local";
 export const COMMANDS: Record<string, Command> = {
   stream: runCommand("stream"),
   batch: runCommand("batch"),
+  rerun,
   validate: {
     summary: "check the config without connecting to anything",
     help: `Usage: deno task pipeline validate [options]
 
 Loads the config, applies the environment overrides (KAFKA_BROKERS, DATABASE_URL, VELIB_API_URL),
-and validates every pipeline and every component's settings. Lists all problems at once.
+and validates every pipeline, every rerun and every component's settings. Lists all problems at
+once; otherwise lists the pipelines and the reruns.
 
 ${OPTIONS_HELP}`,
     async run(args, options) {
@@ -84,11 +101,21 @@ ${OPTIONS_HELP}`,
       }
       const config = await loadConfig(options.config, Deno.env.toObject());
       for (const { name, description } of config.pipelines) console.log(`${name}\t${description}`);
+      for (const r of config.reruns) {
+        const window = `from ${describePosition(r.from)}` +
+          (r.to === undefined ? " to the end" : ` to ${describePosition(r.to)}`);
+        const steps = r.steps === undefined ? "every step" : r.steps.join(", ") || "no step";
+        console.log(
+          `rerun ${r.name}\t${r.pipeline}, ${window}, then ${steps}` +
+            `${r.checks ? " and the checks" : ""}: ${r.description}`,
+        );
+      }
       return {
         command: "validate",
         exitCode: EXIT_CODES.ok,
         config: config.path,
         pipelines: config.pipelines.map((p) => p.name),
+        reruns: config.reruns.map((r) => r.name),
       };
     },
   },
@@ -126,6 +153,13 @@ Runs the named steps of a pipeline, in the pipeline's order, without reading its
 \`batch\` run does after loading. Airflow runs each gold refresh as a task of its own this way.
 The JSON summary gives each step's rows touched and time taken.
 
+Without a window, a step works on what was loaded since its last run. With one, it works on
+that instead, for the steps that take it (a step that does not refuses it, exit 2):
+
+  --from <ISO-8601>    recompute from raw what overlaps [--from, --to), e.g. the hourly and
+  --to <ISO-8601>      daily buckets; --to defaults to now
+  --at <ISO-8601>      compute as of that instant, e.g. rank-stations for a past day
+
 ${OPTIONS_HELP}
 
 ${EXIT_CODE_HELP}`,
@@ -145,9 +179,12 @@ ${EXIT_CODE_HELP}`,
           { hint: `Its steps are: ${known.join(", ") || "none"}.` },
         );
       }
+      const named = pipeline.steps.filter((step) => steps.includes(step.name));
+      const scope = stepScopeFromFlags(options, named, new Date());
       const result = await execute(pipeline, {
         mode: "batch",
         parts: { load: false, steps, checks: false },
+        ...(scope === undefined ? {} : { scope }),
       });
       return { command: "step", ...result };
     },
@@ -308,4 +345,11 @@ Environment:
   VELIB_API_URL   overrides the base URL of the Vélib' API
 
 ${EXIT_CODE_HELP}`;
+}
+
+/** A position as `validate` shows it. */
+function describePosition(position: Position): string {
+  if (typeof position === "string") return position;
+  if ("time" in position) return position.time;
+  return `offsets ${JSON.stringify(position.offsets)}`;
 }
