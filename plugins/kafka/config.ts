@@ -95,6 +95,12 @@ export const sourceConfigSchema = connectionSchema.extend({
   /** How message values are decoded. */
   format: z.enum(["json"]).default("json"),
   /**
+   * The top-level field of each JSON value that holds its event time, as ISO-8601 with a zone
+   * (e.g. `collected_at`): a rerun by time selects records by it. Without it, a rerun by time
+   * selects records by their Kafka timestamp, which is when they were published.
+   */
+  eventTimeField: z.string().min(1).optional(),
+  /**
    * How long the group waits for a member's heartbeat before it gives the member's partitions
    * to others. A member that dies without leaving (a killed run) holds its partitions that long:
    * the next run waits for it before it reads anything. kafkajs's 30 s would cost every restart

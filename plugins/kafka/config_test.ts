@@ -48,6 +48,11 @@ Deno.test("kafka source config requires a group and defaults its batching", () =
   assert.equal(config.maxBatchSize, 5_000);
   assert.equal(config.maxWaitMs, 500);
   assert.equal(config.format, "json");
+  assert.equal(config.eventTimeField, undefined);
+  const withField = { ...sourceExample, eventTimeField: "collected_at" };
+  assert.equal(sourceConfigSchema.parse(withField).eventTimeField, "collected_at");
+  const empty = sourceConfigSchema.safeParse({ ...sourceExample, eventTimeField: "" });
+  assert.deepEqual(empty.error?.issues.map((issue) => issue.path), [["eventTimeField"]]);
 });
 
 Deno.test("kafka config rejects a topic name Kafka would refuse", () => {

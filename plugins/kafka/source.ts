@@ -6,7 +6,7 @@
  */
 import { getLogger, type Logger } from "@logtape/logtape";
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage } from "kafkajs";
-import { describeError, PipelineError } from "../../core/errors.ts";
+import { BadRequest, describeError, PipelineError } from "../../core/errors.ts";
 import { definePlugin } from "../../core/plugin.ts";
 import {
   type Batch,
@@ -14,6 +14,7 @@ import {
   END_OF_INPUT,
   type EndOfInput,
   type Message,
+  type ReadRange,
   type Reject,
   type RunMode,
   type Source,
@@ -22,10 +23,19 @@ import {
 import { createKafka, describeTopic, disconnectAll, kafkaError, withAdmin } from "./client.ts";
 import { type KafkaSourceConfig, sourceConfigSchema, sourceExample } from "./config.ts";
 import { OffsetTracker } from "./offsets.ts";
+import {
+  describeWindow,
+  eventTime,
+  outsideWindow,
+  planRange,
+  type RangePlan,
+  retentionError,
+} from "./range.ts";
 
 /**
  * Reads JSON messages from a Kafka topic as a member of a consumer group. In `batch` mode it
- * stops at the end offsets the topic had when it connected.
+ * stops at the end offsets the topic had when it connected. It can read a range of positions
+ * for a rerun, without moving the group.
  *
  * @example In a pipeline config
  * ```ts
@@ -71,6 +81,10 @@ interface Buffered {
  * partition starts, when it is (re)assigned: the position a sink stored with its data, else the
  * group's committed offset, else the earliest retained one.
  *
+ * A rerun (`ctx.range`) joins a group of its own, `<groupId>.rerun.<runId>`, that it never
+ * commits to, and reads each partition from where the range starts to where it stops (see
+ * `planRange`), handing out only the records whose event time is in the range's window.
+ *
  * @example Reading a batch and acknowledging it
  * ```ts ignore
  * import { KafkaSource } from "./source.ts";
@@ -82,13 +96,17 @@ interface Buffered {
  * const source = new KafkaSource(sourceConfigSchema.parse(config));
  * const signal = new AbortController().signal;
  * const loadCursors = () => Promise.resolve([]);
- * await source.connect({ pipeline: "demo", mode: "batch", logger: getLogger(["demo"]), signal, loadCursors });
+ * const logger = getLogger(["demo"]);
+ * const context = { pipeline: "demo", runId: "r1", positions: "demo", mode: "batch" as const };
+ * await source.connect({ ...context, logger, signal, loadCursors });
  * const batch = await source.read(signal);
  * if (batch !== END_OF_INPUT) await batch.ack();
  * await source.close();
  * ```
  */
 export class KafkaSource implements Source {
+  /** It reads a {@linkcode ReadRange} when asked to. */
+  readonly seekable = true;
   readonly #config: KafkaSourceConfig;
   readonly #changes = new Changes();
   readonly #tracker = new OffsetTracker();
@@ -123,19 +141,40 @@ export class KafkaSource implements Source {
   #failure?: PipelineError;
   #closed = false;
 
+  /** For a rerun, what it reads; unset for a live run. */
+  #plan?: RangePlan;
+  /** The partitions whose earliest record the retention check still waits for. */
+  #probe?: Set<number>;
+  /** The event times of the earliest records received for the retention check. */
+  #earliest: Array<number | undefined> = [];
+  /** Records a rerun did not hand out because their event time is outside its window. */
+  #skipped = 0;
+  #skipsReported = false;
+
   /** Builds the source; connects nothing. */
   constructor(config: KafkaSourceConfig) {
     this.#config = config;
   }
 
-  /** Joins the group and starts fetching; in `batch` mode, first notes where the topic ends. */
+  /**
+   * Joins the group and starts fetching; in `batch` mode, first notes where the topic ends. For
+   * a rerun, first works out the range, and throws a `BadRequest` for one the topic cannot serve.
+   */
   async connect(ctx: SourceContext): Promise<void> {
     this.#log = ctx.logger;
     this.#mode = ctx.mode;
     this.#loadCursors = ctx.loadCursors;
     await this.#disconnect(); // what an earlier, failed attempt left behind
     this.#reset();
-    const { topic, groupId, brokers } = this.#config;
+    const { topic, brokers } = this.#config;
+    if (ctx.range && ctx.mode !== "batch") {
+      throw new BadRequest("The Kafka source reads a range of positions in batch mode only.", {
+        hint: "Run the rerun in batch mode.",
+      });
+    }
+    // One group per rerun: two reruns never split the partitions between them, and the group,
+    // never committed to, disappears when its member leaves.
+    const groupId = ctx.range ? `${this.#config.groupId}.rerun.${ctx.runId}` : this.#config.groupId;
     const kafka = await createKafka(this.#config);
     const admin = kafka.admin();
     const consumer = kafka.consumer({
@@ -168,6 +207,7 @@ export class KafkaSource implements Source {
       if (this.#mode === "batch") {
         const offsets = await admin.fetchTopicOffsets(topic);
         this.#endOffsets = new Map(offsets.map((p) => [p.partition, BigInt(p.high)]));
+        if (ctx.range) await this.#planRange(admin, ctx.range, offsets);
       }
       await consumer.connect();
       await consumer.subscribe({ topics: [topic], fromBeginning: true });
@@ -187,11 +227,60 @@ export class KafkaSource implements Source {
       groupId,
       mode: this.#mode,
     });
-    if (this.#endOffsets) {
+    if (this.#plan) this.#logPlan(this.#plan);
+    else if (this.#endOffsets) {
       this.#log.info("This run reads up to the offsets {ends}, by partition.", {
         ends: byPartition(this.#endOffsets),
       });
     }
+  }
+
+  /**
+   * Works out what a rerun reads: partitions not in the range end where they start. A window
+   * that no partition can hold refuses here; otherwise the earliest records decide, in read().
+   */
+  async #planRange(
+    admin: Admin,
+    range: ReadRange,
+    offsets: Array<{ partition: number; low: string; high: string }>,
+  ): Promise<void> {
+    const { topic, eventTimeField } = this.#config;
+    const plan = await planRange({
+      topic,
+      range,
+      watermarks: offsets.map((p) => ({
+        partition: p.partition,
+        low: BigInt(p.low),
+        high: BigInt(p.high),
+      })),
+      offsetsAt: (ms) => admin.fetchTopicOffsetsByTimestamp(topic, ms),
+    });
+    for (const [partition, end] of this.#endOffsets!) {
+      this.#endOffsets!.set(partition, plan.spans.get(partition)?.end ?? end);
+    }
+    if (plan.probe?.length === 0) {
+      throw retentionError({ topic, window: plan.window, earliest: [], eventTimeField });
+    }
+    if (plan.probe) this.#probe = new Set(plan.probe);
+    this.#plan = plan;
+  }
+
+  #logPlan(plan: RangePlan): void {
+    const starts = new Map([...plan.spans].map(([partition, span]) => [partition, span.start]));
+    const ends = new Map([...plan.spans].map(([partition, span]) => [partition, span.end]));
+    const filtering = plan.window.from !== undefined || plan.window.to !== undefined;
+    this.#log.info(
+      filtering
+        ? "This rerun reads the offsets {starts} up to {ends} (excluded) of {topic}, by " +
+          "partition, and hands out the records whose event time is in {window}."
+        : "This rerun reads the offsets {starts} up to {ends} (excluded) of {topic}, by partition.",
+      {
+        topic: this.#config.topic,
+        starts: byPartition(starts),
+        ends: byPartition(ends),
+        window: describeWindow(plan.window),
+      },
+    );
   }
 
   /**
@@ -204,13 +293,23 @@ export class KafkaSource implements Source {
       if (signal.aborted) throw signal.reason;
       if (this.#failure) throw this.#failure;
       if (this.#closed) throw new PipelineError("The Kafka source was read after it closed.");
+      if (this.#probe) {
+        if (this.#probe.size > 0) {
+          await this.#changes.wait(signal);
+          continue;
+        }
+        this.#checkRetention();
+      }
       if (this.#settled()) {
         if (this.#buffer.length > 0) {
           await this.#fill(signal);
           if (this.#settled() && this.#buffer.length > 0) return this.#take();
           continue;
         }
-        if (this.#drained()) return END_OF_INPUT;
+        if (this.#drained()) {
+          this.#reportSkips();
+          return END_OF_INPUT;
+        }
       }
       await this.#changes.wait(signal);
     }
@@ -325,10 +424,20 @@ export class KafkaSource implements Source {
     const rejects: Reject[] = [];
     const first = new Map<number, bigint>();
     const last = new Map<number, bigint>();
+    const window = this.#plan?.window;
+    const filtering = window !== undefined &&
+      (window.from !== undefined || window.to !== undefined);
     for (const { partition, message } of taken) {
-      if (!first.has(partition)) first.set(partition, BigInt(message.offset));
+      const offset = BigInt(message.offset);
+      if (!first.has(partition)) first.set(partition, offset);
+      // A record skipped is consumed all the same: the batch's cursors move past it.
+      last.set(partition, offset);
       const origin = { stream: topic, partition, offset: message.offset };
       const decoded = decode(message);
+      if (filtering && outsideWindow(window, this.#eventTime(message, decoded))) {
+        this.#skipped++;
+        continue;
+      }
       if ("reason" in decoded) {
         rejects.push({
           payload: decoded.text,
@@ -341,7 +450,6 @@ export class KafkaSource implements Source {
       } else {
         messages.push({ value: decoded.value, key: message.key.toString(), origin });
       }
-      last.set(partition, BigInt(message.offset));
     }
     const cursors: Cursor[] = [];
     for (const [partition, offset] of last) {
@@ -367,10 +475,10 @@ export class KafkaSource implements Source {
     await this.#commit(due);
   }
 
-  /** Commits positions to the consumer group; a failure is only logged. */
+  /** Commits positions to the consumer group; a failure is only logged. A rerun never commits. */
   async #commit(due: Cursor[]): Promise<void> {
     const consumer = this.#consumer;
-    if (!consumer || this.#closed) return;
+    if (!consumer || this.#closed || this.#plan) return;
     const { topic, groupId } = this.#config;
     try {
       await consumer.commitOffsets(
@@ -426,6 +534,51 @@ export class KafkaSource implements Source {
     );
   }
 
+  // --- reruns ---
+
+  /** The event time the window is judged by: the configured field's, else the timestamp. */
+  #eventTime(message: KafkaMessage, decoded: ReturnType<typeof decode>): number | undefined {
+    const value = "value" in decoded ? decoded.value : undefined;
+    return eventTime(this.#config.eventTimeField, message.timestamp, value);
+  }
+
+  /** Notes the earliest record of a partition the retention check waits for. */
+  #probeEarliest(partition: number, messages: KafkaMessage[]): void {
+    const start = this.#plan?.spans.get(partition)?.start;
+    if (!this.#probe?.has(partition) || start === undefined) return;
+    const earliest = messages.find((message) => BigInt(message.offset) >= start);
+    if (!earliest) return;
+    this.#probe.delete(partition);
+    this.#earliest.push(this.#eventTime(earliest, decode(earliest)));
+    this.#changes.notify();
+  }
+
+  /** Refuses a window that ends before the earliest record of every partition read. */
+  #checkRetention(): void {
+    const { topic, eventTimeField } = this.#config;
+    this.#probe = undefined;
+    const error = retentionError({
+      topic,
+      window: this.#plan!.window,
+      earliest: this.#earliest,
+      eventTimeField,
+    });
+    if (!error) return;
+    this.#fail(error);
+    throw error;
+  }
+
+  #reportSkips(): void {
+    const window = this.#plan?.window;
+    if (this.#skipsReported || !window) return;
+    this.#skipsReported = true;
+    if (window.from === undefined && window.to === undefined) return;
+    this.#log.info("Skipped {skipped} record(s) whose event time is outside {window}.", {
+      skipped: this.#skipped,
+      window: describeWindow(window),
+    });
+  }
+
   // --- fetching: called by kafkajs ---
 
   async #eachBatch(payload: EachBatchPayload): Promise<void> {
@@ -433,7 +586,12 @@ export class KafkaSource implements Source {
     await this.#assignmentApplied;
     // A stale batch was fetched before a seek: the next fetch starts where the seek says.
     const active = () => !this.#closed && !this.#failure && isRunning() && !isStale();
-    while (this.#buffer.length >= 2 * this.#config.maxBatchSize && active()) {
+    this.#probeEarliest(batch.partition, batch.messages);
+    // kafkajs hands over one partition's batch at a time: a wait here would keep the batches of
+    // the partitions behind it, and their earliest records, from read(), which waits for those.
+    while (
+      this.#buffer.length >= 2 * this.#config.maxBatchSize && active() && !this.#probe?.size
+    ) {
       await this.#changes.wait(undefined, HEARTBEAT_WHILE_WAITING_MS);
       await heartbeat();
     }
@@ -479,9 +637,11 @@ export class KafkaSource implements Source {
     const admin = this.#admin;
     const consumer = this.#consumer;
     if (!admin || !consumer) return;
+    // A rerun ignores the positions of the live pipeline: its group is new, and never commits.
+    const plan = this.#plan;
     const [stored, [commits], offsets] = await Promise.all([
-      this.#storedCursors(),
-      admin.fetchOffsets({ groupId, topics: [topic] }),
+      plan ? new Map<number, bigint>() : this.#storedCursors(),
+      plan ? [undefined] : admin.fetchOffsets({ groupId, topics: [topic] }),
       admin.fetchTopicOffsets(topic),
     ]);
     if (generation !== this.#generation || this.#closed) return;
@@ -497,10 +657,14 @@ export class KafkaSource implements Source {
       this.#committed.set(partition, committed);
       // Where kafkajs starts by itself (subscribed fromBeginning).
       const kafkajsStart = committed >= 0n ? committed : BigInt(offset?.low ?? 0);
-      const storedOffset = stored.get(partition) ?? -1n;
+      // Where the range starts (a partition outside it starts where it ends), or where the
+      // sink's positions say.
+      const wanted = plan
+        ? plan.spans.get(partition)?.start ?? this.#endOf(partition)!
+        : stored.get(partition) ?? -1n;
       // A partition kept through the rebalance goes on from where its buffer ends.
       const kept = this.#fetched.get(partition);
-      const start = kept ?? (storedOffset > kafkajsStart ? storedOffset : kafkajsStart);
+      const start = kept ?? (wanted > kafkajsStart ? wanted : kafkajsStart);
       if (kept === undefined) {
         this.#fetched.set(partition, start);
         this.#delivered.set(partition, start);
@@ -508,8 +672,8 @@ export class KafkaSource implements Source {
       // The first fetch may beat the seek: eachBatch drops what lies below the start.
       if (start > kafkajsStart) consumer.seek({ topic, partition, offset: String(start) });
       if (kept === undefined) starts.set(partition, start);
-      if (storedOffset > committed) {
-        behind.push({ stream: topic, partition, offset: String(storedOffset) });
+      if (!plan && wanted > committed) {
+        behind.push({ stream: topic, partition, offset: String(wanted) });
       }
     }
     this.#assigned = new Set(partitions);
@@ -559,6 +723,11 @@ export class KafkaSource implements Source {
     this.#unacked.clear();
     this.#endOffsets = undefined;
     this.#failure = undefined;
+    this.#plan = undefined;
+    this.#probe = undefined;
+    this.#earliest = [];
+    this.#skipped = 0;
+    this.#skipsReported = false;
   }
 
   async #disconnect(): Promise<void> {

@@ -6,7 +6,7 @@
  */
 import { requiredEnv, testContext, uniqueName } from "../../core/testing.ts";
 import type { Admin, KafkaMessage, Message } from "kafkajs";
-import type { Cursor, RunMode, SourceContext } from "../../core/types.ts";
+import type { Cursor, ReadRange, RunMode, SourceContext } from "../../core/types.ts";
 
 export { uniqueName };
 import { createKafka } from "./client.ts";
@@ -27,7 +27,7 @@ export function testBrokers(): string {
 }
 
 /**
- * What the runner hands a source at connect.
+ * What the runner hands a source at connect; with a `range`, what it hands it for a rerun.
  *
  * @example
  * ```ts
@@ -35,10 +35,21 @@ export function testBrokers(): string {
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual(await sourceContext("batch").loadCursors(), []);
+ * assert.equal(sourceContext("batch", [], { from: "earliest" }).positions, "kafka-test:rerun");
  * ```
  */
-export function sourceContext(mode: RunMode, stored: Cursor[] = []): SourceContext {
-  return { ...testContext("kafka-test", { mode }), loadCursors: () => Promise.resolve(stored) };
+export function sourceContext(
+  mode: RunMode,
+  stored: Cursor[] = [],
+  range?: ReadRange,
+): SourceContext {
+  const loadCursors = () => Promise.resolve(stored);
+  if (range === undefined) return { ...testContext("kafka-test", { mode }), loadCursors };
+  return {
+    ...testContext("kafka-test", { mode, positions: "kafka-test:rerun" }),
+    loadCursors,
+    range,
+  };
 }
 
 /**
