@@ -129,6 +129,21 @@ export const example: z.input<typeof configSchema> = {
 
 const argument = z.union([z.string(), z.number(), z.boolean()]);
 
+const argumentName = z.string().regex(IDENTIFIER_PATTERN, {
+  error: "expected a lowercase argument name",
+});
+
+/** The names a call passes its parameters under: its `args`, then its scope's parameters. */
+const parameterNames = (step: {
+  args: Record<string, unknown>;
+  window?: { from: string; to: string };
+  at?: string;
+}): string[] => [
+  ...Object.keys(step.args),
+  ...(step.window === undefined ? [] : [step.window.from, step.window.to]),
+  ...(step.at === undefined ? [] : [step.at]),
+];
+
 /** The config of `postgresStep`: a function to `call`, or a `query` to report. */
 export const stepConfigSchema = connectionSchema.extend({
   /** The function to call, as `schema.function`; it returns the number of rows it touched. */
@@ -136,10 +151,22 @@ export const stepConfigSchema = connectionSchema.extend({
     error: "expected schema.function in lowercase letters, digits and _",
   }).optional(),
   /** The function's arguments, passed by name as parameters. */
-  args: z.record(
-    z.string().regex(IDENTIFIER_PATTERN, { error: "expected a lowercase argument name" }),
-    argument,
-  ).default({}),
+  args: z.record(argumentName, argument).default({}),
+  /**
+   * The function's parameters that receive a rerun's window, start included and end excluded,
+   * as `timestamptz`; with it, the step accepts a window. Without a window, they are not passed.
+   */
+  window: z.strictObject({
+    /** The parameter that receives the window's first instant. */
+    from: argumentName,
+    /** The parameter that receives the first instant after the window. */
+    to: argumentName,
+  }).optional(),
+  /**
+   * The function's parameter that receives the instant to compute as of, as `timestamptz`;
+   * with it, the step accepts an instant. Without one, it is not passed.
+   */
+  at: argumentName.optional(),
   /**
    * A `.sql` file holding one read-only query, without parameters; its rows are the step's
    * result (`details.rows`), e.g. a report for the run summary.
@@ -151,20 +178,32 @@ export const stepConfigSchema = connectionSchema.extend({
 }).refine((step) => step.query === undefined || Object.keys(step.args).length === 0, {
   error: "args go with call; a query takes no parameters",
   path: ["args"],
+}).refine((step) => step.call !== undefined || step.window === undefined, {
+  error: "window goes with call: it names parameters of the function",
+  path: ["window"],
+}).refine((step) => step.call !== undefined || step.at === undefined, {
+  error: "at goes with call: it names a parameter of the function",
+  path: ["at"],
+}).refine((step) => new Set(parameterNames(step)).size === parameterNames(step).length, {
+  error: "each parameter is passed once: args, window.from, window.to and at need distinct names",
+  path: ["call"],
 });
 
 /** A validated `postgresStep` config, defaults applied. */
 export type PostgresStepConfig = z.output<typeof stepConfigSchema>;
 
 /**
- * A complete step config: the hourly statistics refreshed for the buckets loaded since.
+ * A complete step config: the hourly statistics refreshed for the buckets loaded since, or, in
+ * a rerun, for the hours of its window.
  *
  * @example
  * ```ts
  * import { stepConfigSchema, stepExample } from "./config.ts";
  * import assert from "node:assert/strict";
  *
- * assert.equal(stepConfigSchema.parse(stepExample).args.time_zone, "Europe/Paris");
+ * const step = stepConfigSchema.parse(stepExample);
+ * assert.equal(step.args.time_zone, "Europe/Paris");
+ * assert.deepEqual(step.window, { from: "window_start", to: "window_end" });
  * ```
  */
 export const stepExample: z.input<typeof stepConfigSchema> = {
@@ -172,4 +211,5 @@ export const stepExample: z.input<typeof stepConfigSchema> = {
   migrations: "migrations",
   call: "mart.refresh_hourly_stats",
   args: { time_zone: "Europe/Paris" },
+  window: { from: "window_start", to: "window_end" },
 };

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { PipelineError } from "../../core/errors.ts";
-import type { ComponentContext, Step, StepResult } from "../../core/types.ts";
+import { BadRequest, PipelineError } from "../../core/errors.ts";
+import type { ComponentContext, Step, StepResult, StepScope } from "../../core/types.ts";
 import { statementFailure } from "./classify.ts";
 import type { PostgresStepConfig } from "./config.ts";
 import { connectDatabase, migrateFor } from "./connect.ts";
@@ -17,6 +17,9 @@ import { identifier, list, placeholder, type Sql, sql } from "./sql.ts";
  * rows touched: the function owns the work, as SQL in a migration, versioned with the tables it
  * writes. Or runs the `query` file and returns its rows in `details.rows`.
  *
+ * With `window` or `at` in its config, it accepts that part of a {@linkcode StepScope}: given
+ * one, the call passes it by name after `args`, e.g. `window_start => …, window_end => …`.
+ *
  * @example
  * ```ts ignore
  * import { PostgresStep } from "./step.ts";
@@ -25,13 +28,18 @@ import { identifier, list, placeholder, type Sql, sql } from "./sql.ts";
  * const step = new PostgresStep(stepConfigSchema.parse({
  *   url: "pglite:.data/warehouse", migrations: "sql/migrations",
  *   call: "mart.refresh_hourly_stats", args: { time_zone: "Europe/Paris" },
+ *   window: { from: "window_start", to: "window_end" },
  * }));
  * await step.connect(ctx);
- * const { rows } = await step.run(AbortSignal.timeout(60_000));
+ * const { rows } = await step.run(AbortSignal.timeout(60_000), {
+ *   window: { from: new Date("2025-10-18T00:00:00Z"), to: new Date("2025-10-19T00:00:00Z") },
+ * });
  * await step.close();
  * ```
  */
 export class PostgresStep implements Step {
+  /** The parts of a scope the function has parameters for, from `window` and `at`. */
+  readonly accepts?: ReadonlyArray<keyof StepScope>;
   readonly #config: PostgresStepConfig;
   #statement: string | undefined;
   #db: Database | undefined;
@@ -39,6 +47,7 @@ export class PostgresStep implements Step {
   /** Builds the step; nothing is opened until {@linkcode PostgresStep.connect}. */
   constructor(config: PostgresStepConfig) {
     this.#config = config;
+    this.accepts = acceptsOf(config);
   }
 
   /** Reads the query file, opens the database and applies the migrations not applied yet. */
@@ -60,8 +69,12 @@ export class PostgresStep implements Step {
     return migrateFor(this.#config, ctx.logger);
   }
 
-  /** Calls the function or runs the query; one statement is a transaction of its own. */
-  async run(signal: AbortSignal): Promise<StepResult> {
+  /**
+   * Calls the function or runs the query; one statement is a transaction of its own. A `scope`
+   * adds its window's bounds or its instant as named parameters of the call; a part the step
+   * does not {@linkcode PostgresStep.accepts} is refused.
+   */
+  async run(signal: AbortSignal, scope?: StepScope): Promise<StepResult> {
     signal.throwIfAborted();
     const db = this.#db;
     if (db === undefined || this.#statement === undefined) {
@@ -69,16 +82,18 @@ export class PostgresStep implements Step {
         hint: "Call connect() before run(); the runner does.",
       });
     }
-    const { call, args, query } = this.#config;
+    const { call, query } = this.#config;
+    const { names, values } = this.#parameters(scope);
+    // The usual call is built once, at connect; a scope's parameters make a call of its own.
+    const statement = scope === undefined || call === undefined
+      ? this.#statement
+      : callStatement(call, names).text;
     try {
       if (query !== undefined) {
-        const { rows } = await db.query(this.#statement);
+        const { rows } = await db.query(statement);
         return { rows: rows.length, details: { rows } };
       }
-      const { rows } = await db.query<{ rows: number | string | null }>(
-        this.#statement,
-        Object.values(args),
-      );
+      const { rows } = await db.query<{ rows: number | string | null }>(statement, values);
       return { rows: Number(rows[0]?.rows ?? 0) };
     } catch (error) {
       const what = call !== undefined ? `Calling ${call}` : `The query in ${query}`;
@@ -92,6 +107,60 @@ export class PostgresStep implements Step {
     this.#db = undefined;
     await db?.end();
   }
+
+  /** The call's parameter names and values: `args`, then the scope's, instants as ISO text. */
+  #parameters(scope: StepScope | undefined): { names: string[]; values: unknown[] } {
+    const { call, query, args, window, at } = this.#config;
+    const given = Object.entries(scope ?? {}).filter(([, value]) => value !== undefined);
+    const refused = given.find(([part]) => !this.accepts?.includes(part as keyof StepScope));
+    if (refused !== undefined) {
+      throw new BadRequest(
+        `The postgres step of ${call ?? query} takes no ${refused[0]}: its config names no ` +
+          "parameter for it.",
+        {
+          hint: `Set \`${refused[0]}\` in the step's config to the function's parameter that ` +
+            "receives it, or run the step without it.",
+        },
+      );
+    }
+    const names = Object.keys(args);
+    const values: unknown[] = Object.values(args);
+    if (scope?.window !== undefined && window !== undefined) {
+      names.push(window.from, window.to);
+      values.push(scope.window.from.toISOString(), scope.window.to.toISOString());
+    }
+    if (scope?.at !== undefined && at !== undefined) {
+      names.push(at);
+      values.push(scope.at.toISOString());
+    }
+    return { names, values };
+  }
+}
+
+/**
+ * The parts of a {@linkcode StepScope} a step config has parameters for; undefined for none.
+ *
+ * @example
+ * ```ts
+ * import { acceptsOf } from "./step.ts";
+ * import { stepConfigSchema } from "./config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const config = stepConfigSchema.parse({
+ *   url: "pglite:.data/warehouse",
+ *   call: "mart.compute_station_ranking",
+ *   at: "at",
+ * });
+ * assert.deepEqual(acceptsOf(config), ["at"]);
+ * assert.equal(acceptsOf({ ...config, at: undefined }), undefined);
+ * ```
+ */
+export function acceptsOf(config: PostgresStepConfig): ReadonlyArray<keyof StepScope> | undefined {
+  const parts: Array<keyof StepScope> = [
+    ...(config.window === undefined ? [] : ["window" as const]),
+    ...(config.at === undefined ? [] : ["at" as const]),
+  ];
+  return parts.length === 0 ? undefined : Object.freeze(parts);
 }
 
 /**

@@ -1,5 +1,5 @@
 -- Top 10 empty stations: those that had no bike for longest over the latest ranking window
--- (mart.station_ranking, latest computation; by default the last 24 hours of data).
+-- (mart.station_ranking, latest live computation; by default the last 24 hours of data).
 -- Minutes come from the spacing of snapshots (see mart.compute_station_ranking). Stations
 -- never empty are left out; tied stations share a rank and are listed by station_code.
 -- Its columns are read by the CLI's summary: keep them stable.
@@ -13,7 +13,10 @@ SELECT
   r.window_start,
   r.window_end
 FROM mart.station_ranking AS r
-WHERE r.computed_at = (SELECT max(computed_at) FROM mart.station_ranking)
+-- The live ranking: a computation for a past instant (computed_for set) is not the current one.
+WHERE r.computed_for IS NULL
+  AND r.computed_at = (
+    SELECT max(computed_at) FROM mart.station_ranking WHERE computed_for IS NULL)
   AND r.minutes_empty > 0
 ORDER BY r.rank_empty, r.station_code
 LIMIT 10;

@@ -183,17 +183,26 @@ export interface RankingOptions {
   windowMs?: number;
   /** @default {15 minutes} */
   maxGapMs?: number;
+  /**
+   * Where the window ends, for a computation as of an instant (computed_for).
+   * @default {the newest collected_at}
+   */
+  atMs?: number;
 }
 
 /**
  * Expected `mart.station_ranking` rows (without computed_at), keyed by station code. A snapshot
  * lasts until the station's next one in the window, at most `maxGapMs`; the last one lasts 0.
+ * The window ends at `atMs` when given (computed_for), else at the newest row (a live ranking).
  */
 export function expectedRanking(rows: readonly WarehouseSnapshot[], options: RankingOptions = {}) {
-  const { windowMs = 24 * HOUR_MS, maxGapMs = 15 * MINUTE_MS } = options;
-  const end = Math.max(...rows.map((r) => Date.parse(r.collected_at)));
+  const { windowMs = 24 * HOUR_MS, maxGapMs = 15 * MINUTE_MS, atMs } = options;
+  const end = atMs ?? Math.max(...rows.map((r) => Date.parse(r.collected_at)));
   const start = end - windowMs;
-  const inWindow = rows.filter((r) => Date.parse(r.collected_at) >= start);
+  const inWindow = rows.filter((r) => {
+    const collected = Date.parse(r.collected_at);
+    return collected >= start && collected <= end;
+  });
   const stations = [...groupBy(inWindow, (r) => r.station_code)].map(([code, group]) => {
     const sorted = group.toSorted((a, b) =>
       Date.parse(a.collected_at) - Date.parse(b.collected_at)
@@ -220,6 +229,7 @@ export function expectedRanking(rows: readonly WarehouseSnapshot[], options: Ran
     };
   });
   return new Map(stations.map(({ saturated, empty, ...station }) => [station.station_code, {
+    computed_for: atMs === undefined ? null : new Date(atMs).toISOString(),
     window_start: new Date(start).toISOString(),
     window_end: new Date(end).toISOString(),
     ...station,

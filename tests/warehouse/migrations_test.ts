@@ -1,16 +1,24 @@
 import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
 import { migrate } from "../../plugins/sink-postgres/mod.ts";
 import { scratchDatabase } from "../../plugins/sink-postgres/testing.ts";
 import { MIGRATIONS, warehouse } from "./support.ts";
 
+const SINK_MIGRATIONS = fileURLToPath(
+  new URL("../../plugins/sink-postgres/migrations", import.meta.url),
+);
+
 Deno.test("the warehouse migrations apply on an empty database, and a second migrate applies nothing", async () => {
   await using db = await scratchDatabase();
   const first = await migrate({ url: db.url, migrations: MIGRATIONS });
-  const names = [];
-  for await (const entry of Deno.readDir(MIGRATIONS)) names.push(`app/${entry.name}`);
+  const names = async (scope: string, folder: string) => {
+    const found = [];
+    for await (const entry of Deno.readDir(folder)) found.push(`${scope}/${entry.name}`);
+    return found.sort();
+  };
   assert.deepEqual(first.map((m) => `${m.scope}/${m.name}`), [
-    "pipeline/0001_pipeline.sql",
-    ...names.sort(),
+    ...await names("pipeline", SINK_MIGRATIONS),
+    ...await names("app", MIGRATIONS),
   ]);
   assert.deepEqual(await migrate({ url: db.url, migrations: MIGRATIONS }), []);
 });

@@ -50,6 +50,14 @@ Deno.test("the warehouse migrations, gold functions and analysis queries run unc
       "SELECT station_code, minutes_empty FROM mart.station_ranking WHERE rank_empty = 1",
     )).rows;
     assert.deepEqual({ ...empty }, { station_code: "99001", minutes_empty: "15.00" });
+    // Reruns: the two 02:00 hours and their day recomputed, the ranking as of 02:15 CET.
+    const windowed = await db.query(
+      `SELECT mart.refresh_hourly_stats(window_start => $1, window_end => $2) AS hourly,
+         mart.refresh_daily_stats(window_start => $1, window_end => $2) AS daily,
+         mart.compute_station_ranking(at => $2) AS ranking`,
+      ["2024-10-27T00:45:00.000Z", "2024-10-27T01:15:00.000Z"],
+    );
+    assert.deepEqual(windowed.rows, [{ hourly: 4, daily: 2, ranking: 2 }]);
     for (const file of await sqlFiles(ANALYSIS)) {
       await db.query(await Deno.readTextFile(file)).catch((error) => {
         throw new Error(`${file} failed on PGlite: ${error.message}`);
