@@ -33,11 +33,20 @@ export {
   defineConfig,
   loadConfig,
   pipelineSchema,
+  rangeOf,
+  rerunSchema,
   validateConfig,
 } from "./core/config.ts";
-export type { ConfigDefinition, LoadedConfig, PipelineDefinition } from "./core/config.ts";
-export { EXIT_CODES, runPipeline } from "./core/runner.ts";
-export type { RunOptions } from "./core/runner.ts";
+export type {
+  ConfigDefinition,
+  LoadedConfig,
+  PipelineDefinition,
+  RerunDefinition,
+} from "./core/config.ts";
+export { parseInstant, planRerun, positionSchema } from "./core/range.ts";
+export type { Rerun } from "./core/range.ts";
+export { EXIT_CODES, positionsKey, runPipeline } from "./core/runner.ts";
+export type { RunOptions, RunParts } from "./core/runner.ts";
 export { backoffDelay, retry, sleep } from "./core/retry.ts";
 export type { OnRetry, RetryOptions } from "./core/retry.ts";
 export { retryPolicySchema, runtimeSchema } from "./core/schema.ts";

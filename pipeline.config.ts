@@ -5,6 +5,8 @@
  * - `load` (batch, from Airflow): the topic → enrich → the warehouse, then the gold steps.
  * - `local` (`deno task pipeline run`): the API → enrich → the warehouse, gold and a summary, with
  *   no Kafka; without `DATABASE_URL` the warehouse is embedded PostgreSQL in `.data/warehouse`.
+ * - the rerun `reload-retained` (`deno task pipeline rerun reload-retained [--from] [--to]`): part
+ *   of the topic again into the warehouse, never moving the live group or positions.
  *
  * `KAFKA_BROKERS`, `DATABASE_URL` and `VELIB_API_URL` override the addresses below;
  * `VELIB_ANALYST_PASSWORD` lets the read-only role `velib_analyst` log in; `VELIB_DATA_DIR`
@@ -72,22 +74,28 @@ const snapshots = postgresSink({
 /** Local time for the hour and day buckets. */
 const TIME_ZONE = "Europe/Paris";
 
-/** The gold layer, each refresh touching only what was loaded since the last. */
+/**
+ * The gold layer, each refresh touching only what was loaded since the last; in a rerun, the
+ * refreshes recompute the hours and days of its window, and the ranking is rebuilt as of `--at`.
+ */
 const gold = {
   "refresh-hourly": postgresStep({
     ...warehouse,
     call: "mart.refresh_hourly_stats",
     args: { time_zone: TIME_ZONE },
+    window: { from: "window_start", to: "window_end" },
   }),
   "refresh-daily": postgresStep({
     ...warehouse,
     call: "mart.refresh_daily_stats",
     args: { time_zone: TIME_ZONE },
+    window: { from: "window_start", to: "window_end" },
   }),
   "rank-stations": postgresStep({
     ...warehouse,
     call: "mart.compute_station_ranking",
     args: { window_length: "24 hours", max_gap: "15 minutes", keep: 1 },
+    at: "at",
   }),
 };
 
@@ -154,6 +162,8 @@ export default defineConfig({
         brokers: LOCAL_BROKER,
         topic: "velib-stations",
         groupId: "velib-warehouse",
+        // A rerun's window is by collection time, the time every table is keyed on.
+        eventTimeField: "collected_at",
       }),
       transforms: [enrich({})],
       sinks: [snapshots],
@@ -170,6 +180,15 @@ export default defineConfig({
       deadLetter: snapshots,
       steps: { ...gold, ...summary },
       checks,
+    },
+  },
+  reruns: {
+    "reload-retained": {
+      description: "Reloads everything the stations topic still holds (a day) into the " +
+        "warehouse, adding what is missing (after a restore from a backup), then refreshes the " +
+        "gold buckets that received rows. --from/--to narrow it to a window.",
+      pipeline: "load",
+      from: "earliest",
     },
   },
 });

@@ -20,6 +20,7 @@ const source = kafkaSource({
   brokers: "set-by-KAFKA_BROKERS:9092",
   topic,
   groupId: Deno.env.get("LOAD_GROUP") ?? `${topic}-warehouse`,
+  eventTimeField: "collected_at",
 });
 
 export default defineConfig({
