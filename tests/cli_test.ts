@@ -11,7 +11,18 @@ Deno.test("pipeline --help lists the commands and the exit codes", async () => {
   const text = new TextDecoder().decode(output.stdout);
   assert.equal(output.code, 0);
   for (
-    const word of ["stream", "batch", "validate", "run", "step", "migrate", "143", "KAFKA_BROKERS"]
+    const word of [
+      "stream",
+      "batch",
+      "rerun",
+      "dead-letters",
+      "validate",
+      "run",
+      "step",
+      "migrate",
+      "143",
+      "KAFKA_BROKERS",
+    ]
   ) {
     assert.ok(text.includes(word), `--help should mention ${word}`);
   }
@@ -19,7 +30,18 @@ Deno.test("pipeline --help lists the commands and the exit codes", async () => {
 
 Deno.test("every command answers --help with exit code 0", async () => {
   for (
-    const command of ["stream", "batch", "validate", "run", "step", "migrate", "check", "health"]
+    const command of [
+      "stream",
+      "batch",
+      "rerun",
+      "dead-letters",
+      "validate",
+      "run",
+      "step",
+      "migrate",
+      "check",
+      "health",
+    ]
   ) {
     const output = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--quiet", "cli/main.ts", command, "--help"],
@@ -153,4 +175,21 @@ Deno.test("health exits 2 naming the components it knows when asked for another"
   const run = await runCli(["health", "load", "clickhouse"]);
   assert.equal(run.code, 2);
   assert.match(run.stderr, /Its components with one are: kafka, postgres/);
+});
+
+Deno.test("validate lists the reruns declared in pipeline.config.ts with their window and steps", async () => {
+  const run = await runCli(["validate", "--config", "pipeline.config.ts"]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(
+    run.stdout,
+    /^rerun reload-retained\tload, from earliest to the end, then every step/m,
+  );
+  assert.deepEqual(run.summary.reruns, ["reload-retained"]);
+});
+
+Deno.test("rerun with an unknown name exits 2 and lists the declared reruns", async () => {
+  const run = await runCli(["rerun", "reload-everything", "--config", "pipeline.config.ts"]);
+  assert.equal(run.code, 2);
+  assert.match(run.stderr, /No rerun named reload-everything/);
+  assert.match(run.stderr, /Hint: Reruns in pipeline.config.ts: reload-retained/);
 });

@@ -183,6 +183,25 @@ Deno.test("a rerun of one hour restores its raw rows and rebuilds its gold stats
   assert.ok(after.rerunPositions.length > 0, "the rerun keeps its progress apart");
 });
 
+Deno.test("the declared rerun reload-retained restores a gap from the earliest retained record and refreshes the gold buckets that received rows", async () => {
+  await using w = await loadedWarehouse();
+  const before = await state(w);
+  await w.client.query(
+    "DELETE FROM raw.station_snapshots WHERE collected_at >= $1 AND collected_at < $2",
+    [w.hour2.from, w.hour2.to],
+  );
+
+  const rerun = await runCli(["rerun", "reload-retained", ...CONFIG], { env: w.env });
+  assert.equal(rerun.code, 0, rerun.stderr);
+  assert.equal((rerun.summary.counters as Record<string, number>).read, CYCLES * STATIONS);
+  const after = await state(w);
+  for (const part of ["raw", "hourly", "daily", "mart"] as const) {
+    assert.equal(after[part], before[part], part);
+  }
+  assert.deepEqual(after.liveGroup, before.liveGroup);
+  assert.deepEqual(after.livePositions, before.livePositions);
+});
+
 Deno.test("running the same rerun again changes nothing", async () => {
   await using w = await loadedWarehouse();
   await damageHour2(w);

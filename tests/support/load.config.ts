@@ -24,6 +24,8 @@ const source = kafkaSource({
 });
 
 export default defineConfig({
+  // The reruns of pipeline.config.ts, of this pipeline.
+  reruns: config.reruns,
   // Fail fast when a service is missing: the tests check messages, not patience.
   runtime: { connectRetry: { attempts: 3, initialDelayMs: 100, maxDelayMs: 400 } },
   pipelines: {
