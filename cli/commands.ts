@@ -10,6 +10,7 @@ import { EXIT_CODES } from "../core/runner.ts";
 import type { Position, RunMode } from "../core/types.ts";
 import { redact } from "../core/redact.ts";
 import { getLogger } from "@logtape/logtape";
+import { deadLetters } from "./dead_letters.ts";
 import { networkReport } from "./report.ts";
 import {
   requireSeekable,
@@ -86,6 +87,7 @@ export const COMMANDS: Record<string, Command> = {
   stream: runCommand("stream"),
   batch: runCommand("batch"),
   rerun,
+  "dead-letters": deadLetters,
   validate: {
     summary: "check the config without connecting to anything",
     help: `Usage: deno task pipeline validate [options]

@@ -110,6 +110,7 @@ Deno.test("migrate() on a pglite: URL applies the migrations once", async () => 
   const again = await migrate({ url: setup.url, migrations: setup.migrations });
   assert.deepEqual(first.map((m) => m.name), [
     "0001_pipeline.sql",
+    "0002_dead_letter_replays.sql",
     "0001_items.sql",
   ]);
   assert.deepEqual(again, []);

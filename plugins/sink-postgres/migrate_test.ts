@@ -34,6 +34,7 @@ Deno.test("postgres sink migrations are idempotent and refuse an edited migratio
   const first = await migrate({ url: db.url, migrations: folder.path });
   assert.deepEqual(first.map((m) => `${m.scope}/${m.name}`), [
     "pipeline/0001_pipeline.sql",
+    "pipeline/0002_dead_letter_replays.sql",
     "app/0001_stations.sql",
   ]);
   assert.deepEqual(await migrate({ url: db.url, migrations: folder.path }), []);
@@ -61,13 +62,14 @@ Deno.test("postgres sink migrations run by instances starting together apply onc
   const runs = await Promise.all(
     Array.from({ length: 4 }, () => migrate({ url: db.url, migrations: folder.path })),
   );
-  assert.equal(runs.flat().length, 3);
+  assert.equal(runs.flat().length, 4);
   const recorded = await queryOnce<{ scope: string; version: number }>(
     db.url,
     "SELECT scope, version FROM pipeline.schema_migrations ORDER BY scope DESC, version",
   );
   assert.deepEqual(recorded.map((m) => `${m.scope}/${m.version}`), [
     "pipeline/1",
+    "pipeline/2",
     "app/1",
     "app/2",
   ]);
@@ -93,7 +95,7 @@ Deno.test("postgres sink rolls back a failing migration and names its file", asy
   );
   assert.equal(half.exists, false);
   const recorded = await queryOnce(db.url, "SELECT 1 FROM pipeline.schema_migrations");
-  assert.equal(recorded.length, 2); // the sink's own and 0001, not 0002
+  assert.equal(recorded.length, 3); // the sink's own two and 0001, not 0002
 });
 
 Deno.test("postgres sink refuses a migration file that is not named NNNN_name.sql", async () => {

@@ -1,18 +1,28 @@
 /**
  * The PostgreSQL sink: a pool, migrations at connect, and one transaction per batch holding the
- * rows, the dead letters and the source positions.
+ * rows, the dead letters and the source positions. It also lists its dead letters and replays
+ * them (see `dead_letters.ts`).
  *
  * @module
  */
 import { getLogger } from "@logtape/logtape";
 import { PipelineError } from "../../core/errors.ts";
 import { redact } from "../../core/redact.ts";
-import type { ComponentContext, Cursor, Sink, SinkBatch } from "../../core/types.ts";
+import type {
+  ComponentContext,
+  Cursor,
+  DeadLetter,
+  DeadLetterFilter,
+  Sink,
+  SinkBatch,
+  Source,
+} from "../../core/types.ts";
 import { describeTargets } from "./catalog.ts";
 import { connectFailure, statementFailure } from "./classify.ts";
 import type { PostgresSinkConfig } from "./config.ts";
 import { connectDatabase, migrateFor } from "./connect.ts";
 import { openDatabase, serverOf } from "./database.ts";
+import { DeadLetterReplay, listDeadLetters } from "./dead_letters.ts";
 import { SELECT_POSITIONS, SELECT_VERSION } from "./statements.ts";
 import { writeBatch, type WritePlan } from "./write.ts";
 
@@ -32,7 +42,14 @@ import { writeBatch, type WritePlan } from "./write.ts";
  *   writes: [{ table: "raw.station_snapshots", mode: "insert", key: ["station_code", "collected_at"] }],
  * }));
  * const signal = new AbortController().signal;
- * await sink.connect({ pipeline: "load", mode: "batch", logger: getLogger(["load"]), signal });
+ * await sink.connect({
+ *   pipeline: "load",
+ *   runId: crypto.randomUUID(),
+ *   positions: "load",
+ *   mode: "batch",
+ *   logger: getLogger(["load"]),
+ *   signal,
+ * });
  * await sink.write({ messages: [{ value: { station_code: "16107" } }], rejects: [], cursors: [] }, signal);
  * await sink.close();
  * ```
@@ -41,6 +58,8 @@ export class PostgresSink implements Sink {
   readonly #config: PostgresSinkConfig;
   readonly #server: string;
   #plan: WritePlan | undefined;
+  /** Set once a replay of its letters is made: from then on, writes mark them. */
+  #replays = false;
 
   /** Builds the sink; nothing is opened until {@linkcode PostgresSink.connect}. */
   constructor(config: PostgresSinkConfig) {
@@ -62,7 +81,14 @@ export class PostgresSink implements Sink {
       const targets = await describeTargets(db, this.#config.writes).catch((error) => {
         throw statementFailure(error, "Reading the target tables", this.#server);
       });
-      this.#plan = { db, pipeline: ctx.pipeline, positions: ctx.positions, targets };
+      this.#plan = {
+        db,
+        pipeline: ctx.pipeline,
+        positions: ctx.positions,
+        targets,
+        runId: ctx.runId,
+        replays: this.#replays,
+      };
     } catch (error) {
       await db.end();
       throw error;
@@ -92,6 +118,44 @@ export class PostgresSink implements Sink {
     } catch (error) {
       throw statementFailure(error, "Reading the stored positions", this.#server);
     }
+  }
+
+  /**
+   * The pipeline's dead letters, oldest first, replayed ones included, filtered by `since`
+   * (`failed_at` at or after it) and `reason` (contained in it, ignoring case).
+   *
+   * @example
+   * ```ts ignore
+   * const waiting = (await sink.listDeadLetters({ reason: "capacity" }, signal))
+   *   .filter((letter) => letter.replayed === undefined);
+   * ```
+   */
+  async listDeadLetters(filter: DeadLetterFilter, signal: AbortSignal): Promise<DeadLetter[]> {
+    signal.throwIfAborted();
+    const letters = await listDeadLetters(this.#connected(), filter);
+    signal.throwIfAborted();
+    return letters;
+  }
+
+  /**
+   * A `batch` source of the letters that wait and match `filter`, read through this sink's
+   * connection once it is connected (the runner connects sinks first). From now on, this sink's
+   * writes mark the letters whose records they write replayed, with the run id, and give those
+   * rejected again their new reason, in the transaction of the rows; so the sink must be one of
+   * the pipeline's sinks, not only its dead-letter sink.
+   *
+   * @example
+   * ```ts ignore
+   * import { runPipeline } from "../../core/runner.ts";
+   *
+   * const replay = { ...pipeline, source: { name: "dead-letters", component: sink.replayDeadLetters({}) } };
+   * await runPipeline(replay, { mode: "batch", parts: { load: true, checks: false } });
+   * ```
+   */
+  replayDeadLetters(filter: DeadLetterFilter): Source {
+    this.#replays = true;
+    if (this.#plan !== undefined) this.#plan.replays = true;
+    return new DeadLetterReplay(() => this.#connected(), filter);
   }
 
   /**

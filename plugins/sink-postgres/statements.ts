@@ -128,6 +128,69 @@ export const SELECT_POSITIONS: Sql = sql`
   ORDER BY stream, partition`;
 
 /**
+ * A pipeline's dead letters, oldest first, replayed ones included. `$1` pipeline, `$2` only those
+ * set aside at or after this instant, `$3` only those whose reason contains this text, ignoring
+ * case; NULL for either means no such filter. `strpos`, not `LIKE`: the text is matched as
+ * written, so a `%` or `_` in it is no wildcard.
+ */
+export const SELECT_DEAD_LETTERS: Sql = sql`
+  SELECT d.id::text AS id, d.stage, d.reason, d.payload,
+    d.source_stream, d.source_partition, d.source_offset::text AS source_offset,
+    d.failed_at, d.replayed_at, d.replay_run_id
+  FROM pipeline.dead_letters AS d
+  WHERE d.pipeline = $1
+    AND ($2::timestamptz IS NULL OR d.failed_at >= $2::timestamptz)
+    AND ($3::text IS NULL OR strpos(lower(d.reason), lower($3::text)) > 0)
+  ORDER BY d.failed_at, d.id`;
+
+/**
+ * The newest of a pipeline's letters that wait for a replay: where a replay stops, so that
+ * letters set aside while it runs wait for the next one. NULL when none waits. `$1` pipeline.
+ */
+export const SELECT_LAST_WAITING_DEAD_LETTER: Sql = sql`
+  SELECT max(id)::text AS id
+  FROM pipeline.dead_letters
+  WHERE pipeline = $1 AND replayed_at IS NULL`;
+
+/**
+ * A page of a pipeline's letters that wait for a replay, in id order: after id `$2` and up to id
+ * `$3`, filtered by `$4` and `$5` as {@linkcode SELECT_DEAD_LETTERS} is, at most `$6` of them.
+ * `$1` pipeline. The order is the column's, `d.id`: the bare name would be the text output.
+ */
+export const SELECT_WAITING_DEAD_LETTERS: Sql = sql`
+  SELECT d.id::text AS id, d.payload
+  FROM pipeline.dead_letters AS d
+  WHERE d.pipeline = $1 AND d.replayed_at IS NULL
+    AND d.id > $2::bigint AND d.id <= $3::bigint
+    AND ($4::timestamptz IS NULL OR d.failed_at >= $4::timestamptz)
+    AND ($5::text IS NULL OR strpos(lower(d.reason), lower($5::text)) > 0)
+  ORDER BY d.id
+  LIMIT $6`;
+
+/**
+ * Marks replayed the letters whose records a batch wrote, in the batch's transaction. A letter a
+ * replay running alongside marked first keeps that mark. `$1` pipeline, `$2` the letters' ids,
+ * `$3` the run id.
+ */
+export const MARK_DEAD_LETTERS_REPLAYED: Sql = sql`
+  UPDATE pipeline.dead_letters
+  SET replayed_at = now(), replay_run_id = $3
+  WHERE pipeline = $1 AND id = ANY($2::bigint[]) AND replayed_at IS NULL`;
+
+/**
+ * Gives replayed letters that failed again the stage and reason of this try; payload, origin and
+ * `failed_at` stay as they were. A letter marked replayed already (an earlier sink of the
+ * pipeline wrote its record, a later one refused it) waits again: it counts as replayed only once
+ * every sink took its record.
+ * `$1` pipeline, `$2` a JSON array of `{ id, stage, reason }`, one per letter.
+ */
+export const UPDATE_DEAD_LETTER_REASONS: Sql = sql`
+  UPDATE pipeline.dead_letters AS d
+  SET stage = r.stage, reason = r.reason, replayed_at = NULL, replay_run_id = NULL
+  FROM jsonb_to_recordset($2::jsonb) AS r(id bigint, stage text, reason text)
+  WHERE d.pipeline = $1 AND d.id = r.id`;
+
+/**
  * Converts one JSON object to a row of the table, to find which field a record cannot hold.
  * `$1` a one-field JSON object.
  */

@@ -10,12 +10,14 @@ import type { Cursor, Message, Reject, SinkBatch } from "../../core/types.ts";
 import type { Column, Target } from "./catalog.ts";
 import { isBrokenConnection, isRecordError, sqlState, statementFailure } from "./classify.ts";
 import type { Database, Session } from "./database.ts";
+import { letterUpdates } from "./dead_letters.ts";
 import {
   BEGIN,
   COMMIT,
   convertRecord,
   copyInto,
   INSERT_DEAD_LETTERS,
+  MARK_DEAD_LETTERS_REPLAYED,
   RELEASE_SAVEPOINT,
   RELEASE_SAVEPOINT_COPY,
   ROLLBACK,
@@ -23,6 +25,7 @@ import {
   ROLLBACK_TO_SAVEPOINT_COPY,
   SAVEPOINT,
   SAVEPOINT_COPY,
+  UPDATE_DEAD_LETTER_REASONS,
   UPSERT_POSITIONS,
   writeRecords,
 } from "./statements.ts";
@@ -37,10 +40,20 @@ export interface WritePlan {
   positions: string;
   /** The tables every record goes to, in order. */
   targets: Target[];
+  /** Identifies the run: letters a replay writes are marked with it. */
+  runId: string;
+  /**
+   * Whether this sink's letters are being replayed: then records and rejects whose origin is a
+   * letter (`DEAD_LETTER_STREAM`) update that letter. Only the sink that keeps the letters may,
+   * since ids mean nothing in another database.
+   */
+  replays: boolean;
 }
 
 /**
- * Writes `batch` in one transaction, or nothing at all.
+ * Writes `batch` in one transaction, or nothing at all. When the plan `replays`, the letters
+ * whose records it writes are marked replayed, and those rejected again get the new reason
+ * instead of a new letter, in the same transaction.
  *
  * Throws a `BatchError` naming the records whose data PostgreSQL refused (having written
  * nothing), the signal's reason if it aborted before the commit, and otherwise a
@@ -50,7 +63,7 @@ export interface WritePlan {
  * ```ts ignore
  * import { writeBatch } from "./write.ts";
  *
- * await writeBatch({ db, pipeline: "load", positions: "load", targets }, {
+ * await writeBatch({ db, pipeline: "load", positions: "load", targets, runId, replays: false }, {
  *   messages: [{ value: { station_code: "16107", bikes: 3 } }],
  *   rejects: [],
  *   cursors: [{ stream: "velib", partition: 0, offset: "42" }],
@@ -69,12 +82,31 @@ export async function writeBatch(
   const client: Session = await plan.db.session();
   let broken: unknown;
   const records = new RecordWriter(client, encoded, signal);
+  const letters = plan.replays
+    ? letterUpdates(batch)
+    : { written: [], failed: [], rejects: batch.rejects };
   try {
     await client.query(BEGIN.text);
     await records.write(batch.messages.map((_, index) => index));
-    if (batch.rejects.length > 0) {
+    if (letters.written.length > 0) {
       signal.throwIfAborted();
-      await client.query(INSERT_DEAD_LETTERS.text, [plan.pipeline, encodeRejects(batch.rejects)]);
+      await client.query(MARK_DEAD_LETTERS_REPLAYED.text, [
+        plan.pipeline,
+        letters.written,
+        plan.runId,
+      ]);
+    }
+    // After the marks: a letter both written and rejected again in one batch still waits.
+    if (letters.failed.length > 0) {
+      signal.throwIfAborted();
+      await client.query(UPDATE_DEAD_LETTER_REASONS.text, [
+        plan.pipeline,
+        encodeReasons(letters.failed),
+      ]);
+    }
+    if (letters.rejects.length > 0) {
+      signal.throwIfAborted();
+      await client.query(INSERT_DEAD_LETTERS.text, [plan.pipeline, encodeRejects(letters.rejects)]);
     }
     if (batch.cursors.length > 0) {
       signal.throwIfAborted();
@@ -396,6 +428,14 @@ function encodeRejects(rejects: Reject[]): string {
     source_stream: reject.origin?.stream ?? null,
     source_partition: reject.origin?.partition ?? null,
     source_offset: reject.origin?.offset ?? null,
+  })));
+}
+
+function encodeReasons(failed: Array<{ id: string; reject: Reject }>): string {
+  return JSON.stringify(failed.map(({ id, reject }) => ({
+    id,
+    stage: storable(reject.stage),
+    reason: storable(reject.reason),
   })));
 }
 
