@@ -2,6 +2,18 @@ import assert from "node:assert/strict";
 import { runCli, startCli } from "./support/cli.ts";
 
 const MEMORY = ["--config", "tests/support/memory.config.ts"];
+const COMMAND_NAMES = [
+  "stream",
+  "batch",
+  "rerun",
+  "dead-letters",
+  "validate",
+  "run",
+  "step",
+  "migrate",
+  "check",
+  "health",
+];
 
 Deno.test("pipeline --help lists the commands and the exit codes", async () => {
   // --help prints help, not a JSON summary, so it runs without the summary parser.
@@ -10,39 +22,13 @@ Deno.test("pipeline --help lists the commands and the exit codes", async () => {
   }).output();
   const text = new TextDecoder().decode(output.stdout);
   assert.equal(output.code, 0);
-  for (
-    const word of [
-      "stream",
-      "batch",
-      "rerun",
-      "dead-letters",
-      "validate",
-      "run",
-      "step",
-      "migrate",
-      "143",
-      "KAFKA_BROKERS",
-    ]
-  ) {
+  for (const word of [...COMMAND_NAMES, "143", "KAFKA_BROKERS"]) {
     assert.ok(text.includes(word), `--help should mention ${word}`);
   }
 });
 
 Deno.test("every command answers --help with exit code 0", async () => {
-  for (
-    const command of [
-      "stream",
-      "batch",
-      "rerun",
-      "dead-letters",
-      "validate",
-      "run",
-      "step",
-      "migrate",
-      "check",
-      "health",
-    ]
-  ) {
+  for (const command of COMMAND_NAMES) {
     const output = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--quiet", "cli/main.ts", command, "--help"],
     }).output();
