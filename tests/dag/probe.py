@@ -2,7 +2,9 @@
 
 Run with the venv of tools/lib/airflow.ts and its AIRFLOW_HOME:
 
-    python probe.py shape <dags folder>          the DAG as the DAG processor loads it
+    python probe.py shape <dags folder>          the DAGs as the DAG processor loads them
+    python probe.py confs <dags folder> <dag id> <{name: conf} as JSON>
+                                                 each conf validated, and the commands it renders
     python probe.py offline-import <dag file>    import the file with network and DB blocked
     python probe.py run <dag id> <logical date>  a finished run: task states and XComs
 
@@ -23,15 +25,34 @@ def shape(dags_folder: str) -> dict:
 
     bag = DagBag(dag_folder=dags_folder)
     facts: dict = {"dag_ids": sorted(bag.dag_ids), "import_errors": dict(bag.import_errors)}
-    dag = bag.dags.get("velib_pipeline")
-    if dag is None:
-        return facts
-    facts["dag"] = {
+    # Every DAG by id; `dag` is velib_pipeline's, as before there were two.
+    facts["dags"] = {dag_id: dag_facts(dag) for dag_id, dag in sorted(bag.dags.items())}
+    if "velib_pipeline" in facts["dags"]:
+        facts["dag"] = facts["dags"]["velib_pipeline"]
+    return facts
+
+
+def dag_facts(dag) -> dict:
+    from airflow.sdk.definitions._internal.types import is_arg_set
+
+    return {
         "schedule": repr(dag.schedule),
+        # False for a DAG that only runs when triggered.
+        "can_be_scheduled": dag.timetable.can_be_scheduled,
         "interval_seconds": schedule_intervals(dag),
         "catchup": dag.catchup,
         "max_active_runs": dag.max_active_runs,
         "start_date": dag.start_date.isoformat() if dag.start_date else None,
+        "tags": sorted(dag.tags),
+        "params": {
+            name: {
+                "required": not is_arg_set(param.value),
+                "default": param.value if is_arg_set(param.value) else None,
+                "schema": param.schema,
+                "description": param.description,
+            }
+            for name, param in ((name, dag.params.get_param(name)) for name in dag.params)
+        },
         "project_dir": render_project_dirs(dag),
         "tasks": {
             task.task_id: {
@@ -52,7 +73,6 @@ def shape(dags_folder: str) -> dict:
             for task in dag.tasks
         },
     }
-    return facts
 
 
 def schedule_intervals(dag) -> list[float]:
@@ -81,7 +101,7 @@ def render_project_dirs(dag) -> dict:
         def get(self, key, default=None):
             return self.values.get(key, default)
 
-    template = dag.get_task("check_kafka_health").cwd
+    template = dag.tasks[0].cwd
     env = dag.get_template_env()
 
     def render(variables: dict, env_dir: str | None) -> str:
@@ -102,6 +122,99 @@ def render_project_dirs(dag) -> dict:
         "variable": render({"velib_project_dir": "/from/variable"}, "/from/env"),
         "same_for_all_tasks": len({task.cwd for task in dag.tasks}) == 1,
     }
+
+
+def confs(dags_folder: str, dag_id: str, confs_json: str) -> dict:
+    """For each named conf: whether creating a run with it passes the params' validation (the
+    check `airflow dags trigger` and `dags test` make), and what every task's bash_command
+    renders to and does when bash runs it, with a stand-in `deno` that prints its arguments.
+
+    A conf that fails validation is rendered anyway, from the raw values: the quoting must hold
+    even for values the schema would refuse."""
+    import copy
+    import shutil
+    import subprocess
+    import tempfile
+    from types import SimpleNamespace
+
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.sdk.definitions._internal.types import is_arg_set
+    from airflow.sdk.definitions.param import process_params
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dag = DagBag(dag_folder=dags_folder).dags[dag_id]
+    # What the scheduler and `dags test` hold: the serialized DAG, whose params the new run's
+    # conf is validated against.
+    scheduler_dag = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+    defaults = {
+        name: dag.params.get_param(name).value
+        for name in dag.params
+        if is_arg_set(dag.params.get_param(name).value)
+    }
+
+    stub_dir = tempfile.mkdtemp(prefix="probe-deno-")
+    stub = os.path.join(stub_dir, "deno")
+    with open(stub, "w") as file:
+        file.write(
+            f"#!{sys.executable}\n"
+            "import json, sys\n"
+            "print(json.dumps({'argv': sys.argv[1:]}))\n"
+        )
+    os.chmod(stub, 0o755)
+    bash = shutil.which("bash") or "bash"
+
+    results: dict = {}
+    try:
+        for name, conf in json.loads(confs_json).items():
+            result: dict = {"valid": True, "error": None}
+            try:
+                scheduler_dag.params.deep_merge(conf).validate()
+            except Exception as error:  # noqa: BLE001 — reported, the test decides
+                result["valid"] = False
+                result["error"] = f"{type(error).__name__}: {error}"
+            tasks: dict = {}
+            for task in dag.tasks:
+                # As the worker builds them (task_runner.get_template_context), when valid. On
+                # copies of the params, as a worker parses the file afresh for each task:
+                # resolving stores the values in the Param objects, for the next conf to see.
+                params = (
+                    process_params(
+                        SimpleNamespace(params=copy.deepcopy(dag.params)),
+                        SimpleNamespace(params=copy.deepcopy(task.params)),
+                        conf,
+                        suppress_exception=False,
+                    )
+                    if result["valid"]
+                    else {**defaults, **conf}
+                )
+                try:
+                    command = task.render_template(task.bash_command, {"params": params})
+                except Exception as error:  # noqa: BLE001 — e.g. a required value missing
+                    tasks[task.task_id] = {"render_error": f"{type(error).__name__}: {error}"}
+                    continue
+                ran = subprocess.run(
+                    [bash, "-c", command],
+                    capture_output=True,
+                    text=True,
+                    env={**os.environ, "PATH": f"{stub_dir}:{os.environ.get('PATH', '')}"},
+                    timeout=30,
+                )
+                last = (ran.stdout.strip().splitlines() or [""])[-1]
+                try:
+                    argv = json.loads(last)["argv"]
+                except (ValueError, KeyError, TypeError):
+                    argv = None
+                tasks[task.task_id] = {
+                    "command": command,
+                    "exit_code": ran.returncode,
+                    "argv": argv,
+                    "output": (ran.stdout + ran.stderr).strip(),
+                }
+            result["tasks"] = tasks
+            results[name] = result
+    finally:
+        shutil.rmtree(stub_dir, ignore_errors=True)
+    return results
 
 
 def offline_import(dag_file: str) -> dict:
@@ -133,7 +246,8 @@ def offline_import(dag_file: str) -> dict:
 
     result: dict = {"imported": False, "error": None}
     try:
-        spec = importlib.util.spec_from_file_location("velib_pipeline_offline", dag_file)
+        name = os.path.splitext(os.path.basename(dag_file))[0]
+        spec = importlib.util.spec_from_file_location(f"{name}_offline", dag_file)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         result["imported"] = True
@@ -191,6 +305,7 @@ def run(dag_id: str, logical_date: str) -> dict:
 
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    facts = {"shape": shape, "offline-import": offline_import, "run": run}[command](*args)
+    commands = {"shape": shape, "confs": confs, "offline-import": offline_import, "run": run}
+    facts = commands[command](*args)
     sys.stdout.flush()
     print(json.dumps(facts, default=str))

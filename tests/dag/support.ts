@@ -1,6 +1,6 @@
 /**
- * What the DAG tests share: the DAG's expected shape, and `probe.py`, which reads facts out of
- * Airflow as JSON for the tests to assert on.
+ * What the DAG tests share: the DAGs' expected shapes, the facts `probe.py` reads out of Airflow
+ * as JSON for the tests to assert on, and a run of `airflow dags test`.
  *
  * @module
  */
@@ -13,6 +13,11 @@ export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url)).replac
 
 /** The DAG file under test. */
 export const DAG_FILE = fileURLToPath(new URL("../../dags/velib_pipeline.py", import.meta.url));
+
+/** The rerun DAG's file. */
+export const RERUN_DAG_FILE = fileURLToPath(
+  new URL("../../dags/velib_rerun.py", import.meta.url),
+);
 
 const PROBE = fileURLToPath(new URL("./probe.py", import.meta.url));
 
@@ -29,6 +34,91 @@ export const UPSTREAM: Record<string, string[]> = {
 
 /** The task ids, sorted. */
 export const TASK_IDS: string[] = Object.keys(UPSTREAM).sort();
+
+/** velib_rerun's tasks: each one's upstream tasks and its stage (what `stages` names). */
+export const RERUN_TASKS: Record<string, { upstream: string[]; stage: string }> = {
+  reload_window: { upstream: [], stage: "load" },
+  rebuild_gold: { upstream: ["reload_window"], stage: "gold" },
+  compute_station_rank: { upstream: ["reload_window"], stage: "gold" },
+  data_quality_check: { upstream: ["compute_station_rank", "rebuild_gold"], stage: "checks" },
+};
+
+/** velib_rerun's task ids, sorted. */
+export const RERUN_TASK_IDS: string[] = Object.keys(RERUN_TASKS).sort();
+
+/** One task as `probe.py shape` reports it. */
+export interface TaskFacts {
+  operator: string;
+  bash_command: string | null;
+  upstream: string[];
+  downstream: string[];
+  retries: number;
+  retry_delay_seconds: number;
+  execution_timeout_seconds: number | null;
+  append_env: boolean | null;
+  skip_on_exit_code: number[];
+  do_xcom_push: boolean;
+  trigger_rule: string;
+}
+
+/** One DAG param as `probe.py shape` reports it. */
+export interface ParamFacts {
+  /** No default: a run must give it. */
+  required: boolean;
+  default: unknown;
+  /** The JSON schema a run's value is validated against. */
+  schema: Record<string, unknown>;
+  description: string | null;
+}
+
+/** One DAG as `probe.py shape` reports it. */
+export interface DagFacts {
+  schedule: string;
+  /** False for a DAG that runs only when triggered. */
+  can_be_scheduled: boolean;
+  interval_seconds: number[];
+  catchup: boolean;
+  max_active_runs: number;
+  start_date: string | null;
+  tags: string[];
+  params: Record<string, ParamFacts>;
+  project_dir: {
+    template: string;
+    default: string;
+    env: string;
+    variable: string;
+    same_for_all_tasks: boolean;
+  };
+  tasks: Record<string, TaskFacts>;
+}
+
+/** `probe.py shape`: the DAG folder as the DagBag loads it. */
+export interface ShapeFacts {
+  dag_ids: string[];
+  import_errors: Record<string, string>;
+  /** Every DAG, by id. */
+  dags: Record<string, DagFacts>;
+  /** velib_pipeline's facts, as `dags.velib_pipeline`. */
+  dag?: DagFacts;
+}
+
+/** `probe.py confs`: per conf, its validation and what each task's command renders and runs. */
+export type ConfFacts = Record<string, {
+  /** Whether a run could be created with this conf (its params pass their schema). */
+  valid: boolean;
+  error: string | null;
+  tasks: Record<string, {
+    /** Why the command could not be rendered, e.g. a value it needs is missing. */
+    render_error?: string;
+    /** The bash_command rendered with the conf (from the raw values when not valid). */
+    command: string;
+    /** bash's exit code, with a stand-in `deno` that prints its arguments and exits 0. */
+    exit_code: number;
+    /** The arguments `deno` got, as bash split the command; null when it did not run. */
+    argv: string[] | null;
+    output: string;
+  }>;
+}>;
 
 /**
  * Runs `probe.py <args>` with the venv's python (and `env` on top of Airflow's) and returns its
@@ -57,4 +147,73 @@ export async function probe<T = Record<string, unknown>>(
     `probe.py ${args.join(" ")} exited ${result.code} without a JSON line:\n` +
       lastLines(result.stdout + result.stderr, 40),
   );
+}
+
+/** A finished run as `probe.py run` reports it. */
+export interface RunFacts {
+  error?: string;
+  run_id: string;
+  state: string;
+  tasks: Record<string, { state: string; try_number: number; max_tries: number }>;
+  /** Each task's XCom, as stored: BashOperator pushes its last output line as a string. */
+  xcom: Record<string, string>;
+}
+
+/** Options of {@linkcode dagsTest}. */
+export interface DagsTestOptions {
+  /** The environment of the run's tasks, on top of Airflow's. */
+  env: Record<string, string>;
+  /**
+   * The run's conf (`--conf`).
+   * @default {undefined}
+   */
+  conf?: Record<string, unknown>;
+}
+
+/**
+ * Runs `airflow dags test <dagId> <logicalDate>` and reads back what happened: the command's
+ * exit code, the run's facts (undefined when no run was created, e.g. a conf its params
+ * refuse), each task's state, and the output for assertion messages.
+ *
+ * @example
+ * ```ts ignore
+ * const { states } = await dagsTest(airflow, "velib_rerun", "2026-01-01T00:00:00+00:00", {
+ *   env: { DATABASE_URL: url },
+ *   conf: { from: "2025-12-31T22:00:00Z" },
+ * });
+ * ```
+ */
+export async function dagsTest(
+  airflow: Airflow,
+  dagId: string,
+  logicalDate: string,
+  options: DagsTestOptions,
+): Promise<{
+  code: number;
+  facts?: RunFacts;
+  states: Record<string, string>;
+  /** The commands' output and how the run ended. */
+  output: string;
+  /** All of `airflow dags test`'s output. */
+  log: string;
+}> {
+  const conf = options.conf === undefined ? [] : ["--conf", JSON.stringify(options.conf)];
+  const run = await airflow.run(["dags", "test", dagId, logicalDate, ...conf], options.env);
+  const facts = await probe<RunFacts>(airflow, ["run", dagId, logicalDate]);
+  const log = run.stdout + run.stderr;
+  const states = Object.fromEntries(
+    Object.entries(facts.tasks ?? {}).map(([id, task]) => [id, task.state]),
+  );
+  const found = facts.error === undefined ? facts : undefined;
+  return { code: run.code, facts: found, states, output: commandOutput(log), log };
+}
+
+/**
+ * For assertion messages: which task ran, each command's output (Airflow logs it through
+ * SubprocessHook), how the run ended; not the rest of Airflow's log.
+ */
+function commandOutput(log: string): string {
+  const lines = log.split("\n");
+  const kept = lines.filter((line) => /SubprocessHook|\[DAG TEST\] (starting|end)/.test(line));
+  return [...kept, "…", ...lines.slice(-5)].join("\n");
 }

@@ -70,7 +70,7 @@ Deno.test("velib_pipeline loads through the DagBag with its 7 tasks, order, sche
   const facts = await loadShape();
 
   assert.deepEqual(facts.import_errors, {});
-  assert.deepEqual(facts.dag_ids, ["velib_pipeline"]);
+  assert.deepEqual(facts.dag_ids, ["velib_pipeline", "velib_rerun"]);
   const dag = facts.dag!;
   assert.ok(dag.interval_seconds.length > 0, dag.schedule);
   assert.ok(dag.interval_seconds.every((seconds) => seconds === 300), dag.schedule);
