@@ -27,7 +27,5 @@
 export { velibSource } from "./source.ts";
 export type { VelibCounters, VelibSource } from "./source.ts";
 export { CycleError } from "./http.ts";
-export { stationSnapshotSchema } from "./model.ts";
-export type { StationSnapshot } from "./model.ts";
 export { dedupeStations, normalizeStation } from "./normalize.ts";
 export type { DedupedStations, NormalizedStation } from "./normalize.ts";

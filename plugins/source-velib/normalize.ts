@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from "zod";
-import { type StationSnapshot, stationSnapshotSchema } from "./model.ts";
+import { type StationSnapshot, stationSnapshotSchema } from "../../contracts/mod.ts";
 
 /** The snapshot made from one record, or why the record was rejected. */
 export type NormalizedStation =
@@ -134,7 +134,7 @@ export interface DedupedStations {
  * @example
  * ```ts
  * import { dedupeStations } from "./normalize.ts";
- * import type { StationSnapshot } from "./model.ts";
+ * import type { StationSnapshot } from "../../contracts/mod.ts";
  * import assert from "node:assert/strict";
  *
  * // Synthetic snapshots; only the fields that matter here differ.

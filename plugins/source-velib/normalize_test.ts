@@ -2,7 +2,7 @@
 // test, so what is checked is the API's own shape.
 import assert from "node:assert/strict";
 import { EXPLORE_EXPORTS_CAPTURE, readCapture } from "../../tests/support/fixtures.ts";
-import { type StationSnapshot, stationSnapshotSchema } from "./model.ts";
+import { type StationSnapshot, stationSnapshotSchema } from "../../contracts/mod.ts";
 import { dedupeStations, normalizeStation } from "./normalize.ts";
 
 type ExploreRecord = Record<string, unknown> & {

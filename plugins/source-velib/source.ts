@@ -17,7 +17,7 @@ import {
 } from "../../core/types.ts";
 import { configSchema, example, type VelibSourceConfig } from "./config.ts";
 import { countStations, CycleError, displayUrl, fetchStations } from "./http.ts";
-import type { StationSnapshot } from "./model.ts";
+import type { StationSnapshot } from "../../contracts/mod.ts";
 import { dedupeStations, normalizeStation } from "./normalize.ts";
 
 /** How rejects name this source. */

@@ -9,7 +9,7 @@ import type { RunMode, RunResult } from "../../core/types.ts";
 import { EXPLORE_EXPORTS_CAPTURE, readCapture } from "../../tests/support/fixtures.ts";
 import { type ReplayFault, withReplayServer } from "../../tests/support/velib_replay.ts";
 import { configSchema } from "./config.ts";
-import { type StationSnapshot, stationSnapshotSchema } from "./model.ts";
+import { type StationSnapshot, stationSnapshotSchema } from "../../contracts/mod.ts";
 import { createVelibSource, type VelibSource } from "./source.ts";
 
 type Fetch = "exports" | "records";

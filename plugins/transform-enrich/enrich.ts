@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import type { Reject, Transform, TransformResult } from "../../core/types.ts";
-import { type StationSnapshot, stationSnapshotSchema } from "../source-velib/mod.ts";
+import { type StationSnapshot, stationSnapshotSchema } from "../../contracts/mod.ts";
 
 /** How rejects name this transform. */
 const STAGE = "transform enrich";

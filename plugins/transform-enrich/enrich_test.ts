@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import type { Message, Reject, TransformResult } from "../../core/types.ts";
 import { EXPLORE_EXPORTS_CAPTURE, readCapture } from "../../tests/support/fixtures.ts";
-import { dedupeStations, normalizeStation, type StationSnapshot } from "../source-velib/mod.ts";
+import { dedupeStations, normalizeStation } from "../source-velib/mod.ts";
+import { type StationSnapshot } from "../../contracts/mod.ts";
 import {
   enrich,
   type EnrichedSnapshot,

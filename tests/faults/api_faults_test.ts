@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { requiredEnv, uniqueName } from "../../core/testing.ts";
 import { sleep } from "../../core/retry.ts";
-import type { StationSnapshot } from "../../plugins/source-velib/mod.ts";
+import type { StationSnapshot } from "../../contracts/mod.ts";
 import { CAPTURE_MOMENT, seededRandom } from "../support/backlog.ts";
 import { captureSnapshots } from "../support/fixtures.ts";
 import { readTopic } from "../support/kafka.ts";

@@ -17,13 +17,8 @@ import { isDeepStrictEqual } from "node:util";
 import fc from "fast-check";
 import { testContext } from "../../core/testing.ts";
 import { type Message, type Reject } from "../../core/types.ts";
-import {
-  normalizeStation,
-  type StationSnapshot,
-  stationSnapshotSchema,
-  type VelibSource,
-  velibSource,
-} from "../../plugins/source-velib/mod.ts";
+import { normalizeStation, type VelibSource, velibSource } from "../../plugins/source-velib/mod.ts";
+import { type StationSnapshot, stationSnapshotSchema } from "../../contracts/mod.ts";
 import { enrich, enrichedSnapshotSchema } from "../../plugins/transform-enrich/mod.ts";
 import { drillSeed, recordDrill } from "./report.ts";
 

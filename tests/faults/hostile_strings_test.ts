@@ -15,7 +15,7 @@ import pg from "pg";
 import { requiredEnv } from "../../core/testing.ts";
 import { createTestTopic, produce } from "../../plugins/kafka/test_support.ts";
 import { scratchDatabase } from "../../plugins/sink-postgres/testing.ts";
-import type { StationSnapshot } from "../../plugins/source-velib/mod.ts";
+import type { StationSnapshot } from "../../contracts/mod.ts";
 import { runCli } from "../support/cli.ts";
 import { syntheticSnapshot } from "../support/synthetic.ts";
 import { sqlState, warehouse } from "../warehouse/support.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Message } from "../../core/types.ts";
-import type { StationSnapshot } from "../../plugins/source-velib/mod.ts";
+import type { StationSnapshot } from "../../contracts/mod.ts";
 import { startCli } from "../support/cli.ts";
 
 /** Stations in the capture the replay serves: a complete cycle has each of them once. */

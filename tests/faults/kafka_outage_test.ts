@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { sleep } from "../../core/retry.ts";
 import { uniqueName } from "../../core/testing.ts";
-import type { StationSnapshot } from "../../plugins/source-velib/mod.ts";
+import type { StationSnapshot } from "../../contracts/mod.ts";
 import { CAPTURE_MOMENT, seededRandom } from "../support/backlog.ts";
 import { captureSnapshots } from "../support/fixtures.ts";
 import { type ReplayServer, withReplayServer } from "../support/velib_replay.ts";

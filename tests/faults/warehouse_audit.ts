@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import pg from "pg";
 import { requiredEnv, uniqueName } from "../../core/testing.ts";
 import { committedOffsets, withTestAdmin } from "../../plugins/kafka/test_support.ts";
-import type { StationSnapshot } from "../../plugins/source-velib/mod.ts";
+import type { StationSnapshot } from "../../contracts/mod.ts";
 import { type Backlog, CAPTURE_MOMENT, publishBacklog } from "../support/backlog.ts";
 import { startCli } from "../support/cli.ts";
 

@@ -13,7 +13,7 @@ import { EXIT_CODE_HELP, OPTIONS_HELP } from "../../cli/shared.ts";
 import { requiredEnv } from "../../core/testing.ts";
 import { createTestTopic, produce } from "../../plugins/kafka/test_support.ts";
 import { scratchDatabase } from "../../plugins/sink-postgres/testing.ts";
-import type { StationSnapshot } from "../../plugins/source-velib/mod.ts";
+import type { StationSnapshot } from "../../contracts/mod.ts";
 import { CAPTURE_MOMENT, seededRandom, syntheticCycle } from "../support/backlog.ts";
 import { runCli } from "../support/cli.ts";
 import { captureSnapshots } from "../support/fixtures.ts";

@@ -6,11 +6,8 @@ import { runPipeline } from "../../core/runner.ts";
 import { requiredEnv, uniqueName } from "../../core/testing.ts";
 import type { Message } from "../../core/types.ts";
 import { kafkaSink } from "../../plugins/kafka/mod.ts";
-import {
-  stationSnapshotSchema,
-  type VelibSource,
-  velibSource,
-} from "../../plugins/source-velib/mod.ts";
+import { type VelibSource, velibSource } from "../../plugins/source-velib/mod.ts";
+import { stationSnapshotSchema } from "../../contracts/mod.ts";
 import { runCli } from "../support/cli.ts";
 import { readTopic, readTopicSince } from "../support/kafka.ts";
 import { type ReplayFault, type ReplayServer, withReplayServer } from "../support/velib_replay.ts";

@@ -9,7 +9,7 @@ import pg from "pg";
 import { requiredEnv } from "../../core/testing.ts";
 import { committedOffsets, createTestTopic, produce } from "../../plugins/kafka/test_support.ts";
 import { scratchDatabase } from "../../plugins/sink-postgres/testing.ts";
-import type { StationSnapshot } from "../../plugins/source-velib/mod.ts";
+import type { StationSnapshot } from "../../contracts/mod.ts";
 import { runCli, startCliUntilHung } from "../support/cli.ts";
 import { captureSnapshots } from "../support/fixtures.ts";
 

@@ -12,7 +12,7 @@
 import { testContext } from "../../core/testing.ts";
 import type { Message } from "../../core/types.ts";
 import { kafkaSink } from "../../plugins/kafka/mod.ts";
-import type { StationSnapshot } from "../../plugins/source-velib/mod.ts";
+import type { StationSnapshot } from "../../contracts/mod.ts";
 import { captureSnapshots } from "./fixtures.ts";
 
 /** The moment of the real capture; synthetic cycles follow it, one per `intervalMs`. */

@@ -4,11 +4,8 @@
  *
  * @module
  */
-import {
-  dedupeStations,
-  normalizeStation,
-  type StationSnapshot,
-} from "../../plugins/source-velib/mod.ts";
+import { dedupeStations, normalizeStation } from "../../plugins/source-velib/mod.ts";
+import { type StationSnapshot } from "../../contracts/mod.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 

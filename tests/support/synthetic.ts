@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { definePlugin } from "../../core/plugin.ts";
 import { memorySource } from "../../core/memory.ts";
-import type { StationSnapshot } from "../../plugins/source-velib/mod.ts";
+import type { StationSnapshot } from "../../contracts/mod.ts";
 
 /**
  * Yields `batches` batches of `size` records `{ id, n, label }`, labelled synthetic.

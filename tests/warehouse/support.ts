@@ -8,7 +8,7 @@ import pg from "pg";
 import { fileURLToPath } from "node:url";
 import { migrate } from "../../plugins/sink-postgres/mod.ts";
 import { scratchDatabase } from "../../plugins/sink-postgres/testing.ts";
-import type { StationSnapshot } from "../../plugins/source-velib/mod.ts";
+import type { StationSnapshot } from "../../contracts/mod.ts";
 import { syntheticSnapshot } from "../support/synthetic.ts";
 
 /** The project's migrations folder. */

@@ -1,6 +1,7 @@
 /**
- * The station snapshot: the normalized record the Vélib' source publishes, one per station and
- * cycle, and the value of every message on the stations topic.
+ * The station snapshot: the contract on the stations topic. One message per station and cycle,
+ * published by the sources of station data and read by everything downstream; every producer
+ * and consumer imports it from here.
  *
  * @module
  */
@@ -17,7 +18,7 @@ const count = z.int().nonnegative();
  *
  * @example A synthetic snapshot
  * ```ts
- * import { stationSnapshotSchema } from "./model.ts";
+ * import { stationSnapshotSchema } from "./station_snapshot.ts";
  * import assert from "node:assert/strict";
  *
  * // Synthetic values, not a real station.
