@@ -1,25 +1,38 @@
 /**
  * A plugin-based data pipeline framework: typed sources, transforms, sinks and checks, and one
  * runner for `stream` and `batch` runs that acknowledges a batch only once every sink has
- * durably written it.
+ * durably written it. The test kit for plugin authors is `@velib/pipeline/testing`.
  *
- * @example A pipeline config
- * ```ts ignore
- * import { defineConfig } from "./mod.ts";
- * import { kafkaSource } from "./plugins/kafka/mod.ts";
- * import { postgresSink } from "./plugins/sink-postgres/mod.ts";
+ * @example A pipeline config, validated and run
+ * ```ts
+ * import {
+ *   defineConfig,
+ *   memorySinkPlugin,
+ *   memorySourcePlugin,
+ *   runPipeline,
+ *   validateConfig,
+ * } from "./mod.ts";
+ * import assert from "node:assert/strict";
  *
- * const warehouse = postgresSink({ url: "postgres://localhost/velib", writes: [] });
- * export default defineConfig({
+ * // In pipeline.config.ts, e.g. with kafkaSource({...}) and postgresSink({...}) instead.
+ * const out = memorySinkPlugin({ label: "records and rejects" });
+ * const config = defineConfig({
  *   pipelines: {
- *     load: {
- *       description: "Kafka to the warehouse.",
- *       source: kafkaSource({ brokers: "localhost:9092", topic: "velib-stations", groupId: "load" }),
- *       sinks: [warehouse],
- *       deadLetter: warehouse,
+ *     demo: {
+ *       description: "Two batches of JSON values into memory.",
+ *       source: memorySourcePlugin({ batches: [[{ n: 1 }, { n: 2 }], [{ n: 3 }]] }),
+ *       sinks: [out],
+ *       deadLetter: out,
  *     },
  *   },
  * });
+ *
+ * // What `deno task pipeline validate` and `batch demo` do with it.
+ * const loaded = validateConfig(config, {}, "pipeline.config.ts");
+ * assert.deepEqual(loaded.pipelines.map((p) => p.name), ["demo"]);
+ * const result = await runPipeline(loaded.pipeline("demo"), { mode: "batch" });
+ * assert.equal(result.exitCode, 0);
+ * assert.equal(result.counters.written, 3);
  * ```
  *
  * @module
@@ -34,14 +47,20 @@ export {
   loadConfig,
   pipelineSchema,
   rangeOf,
+  REPORT_PLACEHOLDER,
+  reportSchema,
+  reportSectionSchema,
   rerunSchema,
+  runSchema,
   validateConfig,
 } from "./core/config.ts";
 export type {
   ConfigDefinition,
   LoadedConfig,
   PipelineDefinition,
+  ReportDefinition,
   RerunDefinition,
+  RunDefinition,
 } from "./core/config.ts";
 export { parseInstant, planRerun, positionSchema } from "./core/range.ts";
 export type { Rerun } from "./core/range.ts";
@@ -51,7 +70,7 @@ export { backoffDelay, retry, sleep } from "./core/retry.ts";
 export type { OnRetry, RetryOptions } from "./core/retry.ts";
 export { retryPolicySchema, runtimeSchema } from "./core/schema.ts";
 export { redact } from "./core/redact.ts";
-export { configureLogging, redactingSink } from "./core/log.ts";
+export { configureLogging, literal, redactingSink } from "./core/log.ts";
 export type { LogFormat, LoggingOptions } from "./core/log.ts";
 export { memoryPipeline, memorySink, memorySource, rejectingTransform } from "./core/memory.ts";
 export type {
@@ -60,4 +79,10 @@ export type {
   MemorySinkOptions,
   MemorySource,
 } from "./core/memory.ts";
-export { requiredEnv, testContext, uniqueName } from "./core/testing.ts";
+export {
+  memorySinkConfigSchema,
+  memorySinkPlugin,
+  memorySourceConfigSchema,
+  memorySourcePlugin,
+} from "./core/memory_plugins.ts";
+export { requiredEnv, testContext, uniqueName } from "./core/testing/context.ts";

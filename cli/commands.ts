@@ -11,7 +11,8 @@ import type { Position, RunMode } from "../core/types.ts";
 import { redact } from "../core/redact.ts";
 import { getLogger } from "@logtape/logtape";
 import { deadLetters } from "./dead_letters.ts";
-import { networkReport } from "./report.ts";
+import { plugins } from "./plugins.ts";
+import { formatReport } from "./report.ts";
 import {
   requireSeekable,
   rerun,
@@ -79,15 +80,13 @@ const HEALTH_TIMEOUT_MS = 10_000;
 /** How `health` asks again after a transient failure. */
 const HEALTH_RETRY = { attempts: 5, initialDelayMs: 250, maxDelayMs: 2_000 };
 
-/** The pipeline `run` runs when given none: the main job on the embedded default. */
-const RUN_DEFAULT = "local";
-
 /** The commands, by name. */
 export const COMMANDS: Record<string, Command> = {
   stream: runCommand("stream"),
   batch: runCommand("batch"),
   rerun,
   "dead-letters": deadLetters,
+  plugins,
   validate: {
     summary: "check the config without connecting to anything",
     help: `Usage: deno task pipeline validate [options]
@@ -125,10 +124,9 @@ ${OPTIONS_HELP}`,
     summary: "the main job: one full cycle into the warehouse, then a summary",
     help: `Usage: deno task pipeline run [pipeline] [options]
 
-Runs one full cycle of a pipeline (default: ${RUN_DEFAULT}) in batch mode — for ${RUN_DEFAULT}: the
-Vélib' API, enrich, the warehouse, the gold steps and the checks — then prints a short summary
-of the network. Without DATABASE_URL the warehouse is the embedded PostgreSQL in .data/, so it
-needs no Kafka and no server. Point VELIB_API_URL at the replay server to run offline.
+Runs one full cycle of a pipeline in batch mode: its source, transforms and sinks, then its
+steps and checks. Without a name it runs the config's default (\`run: { pipeline }\`). Then it
+prints the summary the pipeline's \`report\` declares, from the rows of its steps.
 
 ${OPTIONS_HELP}
 
@@ -138,11 +136,21 @@ ${EXIT_CODE_HELP}`,
         throw new UsageError(`run takes at most one pipeline name, got: ${args.join(" ")}.`);
       }
       const config = await loadConfig(options.config, Deno.env.toObject());
-      const pipeline = config.pipeline(args[0] ?? RUN_DEFAULT);
+      const name = args[0] ?? config.run?.pipeline;
+      if (name === undefined) {
+        const known = config.pipelines.map((p) => p.name).join(", ") || "none defined";
+        throw new UsageError("The run command needs a pipeline name: the config sets no default.", {
+          hint: `Name one (pipelines in ${config.path}: ${known}), or set \`run: { pipeline }\` ` +
+            "in the config.",
+        });
+      }
+      const pipeline = config.pipeline(name);
       const result = await execute(pipeline, { mode: "batch" });
-      if (result.exitCode === EXIT_CODES.ok || result.exitCode === EXIT_CODES.checkFailed) {
-        const report = networkReport(result);
-        if (report !== undefined) console.log(report);
+      const report = config.pipelines.find((p) => p.name === pipeline.name)?.report;
+      const done = result.exitCode === EXIT_CODES.ok || result.exitCode === EXIT_CODES.checkFailed;
+      if (done && report !== undefined) {
+        const text = formatReport(report, result);
+        if (text !== undefined) console.log(text);
       }
       return { command: "run", ...result };
     },

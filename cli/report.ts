@@ -1,117 +1,81 @@
 /**
- * The short human summary `deno task pipeline run` prints: the network now, from the
- * analysts' queries that the `local` pipeline runs as its last steps.
+ * The short human summary `deno task pipeline run` prints after a run: the `report` of the
+ * pipeline's config, filled from the rows its steps returned. Everything it says comes from the
+ * config and the rows; this only lays them out.
  *
  * @module
  */
+import { REPORT_PLACEHOLDER, type ReportDefinition } from "../core/config.ts";
 import type { RunResult } from "../core/types.ts";
 
-/** The row of `sql/analysis/network_overview.sql`. */
-interface Overview {
-  as_of: Date | string | null;
-  stations: number;
-  in_service: number;
-  closed: number;
-  out_of_service: number;
-  bikes: number;
-  mechanical: number;
-  electric: number;
-  docks: number;
-  empty_stations: number;
-  saturated_stations: number;
-  avg_occupancy_rate: string | number | null;
-}
-
-/** A row of `sql/analysis/top_saturated.sql` or `top_empty.sql`. */
-interface Ranked {
-  rank: number;
-  station_code: string;
-  station_name: string;
-  minutes_saturated?: string | number;
-  minutes_empty?: string | number;
-}
-
-const TOP = 5;
-const number = new Intl.NumberFormat("en-GB");
+type Row = Record<string, unknown>;
 
 /**
- * The summary of a run whose steps include `overview`, `top-saturated` and `top-empty`, or
- * `undefined` when they did not run.
+ * The report's text for a run, or `undefined` when a step it names did not run or returned no
+ * rows (`details.rows`), so that half a summary is never printed.
  *
  * @example
  * ```ts
- * import { networkReport } from "./report.ts";
+ * import { formatReport } from "./report.ts";
  * import assert from "node:assert/strict";
  *
- * assert.equal(networkReport({ steps: [] } as never), undefined);
+ * const report = {
+ *   timeZone: "UTC",
+ *   sections: [{ step: "top", title: "Top:", row: ["  {rank:2}. {name} {share:percent}"] }],
+ * };
+ * const steps = [{
+ *   name: "top",
+ *   rows: 1,
+ *   durationMs: 3,
+ *   details: { rows: [{ rank: 1, name: "Synthetic", share: 0.25 }] },
+ * }];
+ * assert.equal(formatReport(report, { steps }), "Top:\n   1. Synthetic 25.0 %");
+ * assert.equal(formatReport(report, { steps: [] }), undefined);
  * ```
  */
-export function networkReport(result: Pick<RunResult, "steps">): string | undefined {
-  const rowsOf = <T>(name: string): T[] | undefined =>
-    result.steps.find((step) => step.name === name)?.details?.rows as T[] | undefined;
-  const overview = rowsOf<Overview>("overview")?.[0];
-  const saturated = rowsOf<Ranked>("top-saturated");
-  const empty = rowsOf<Ranked>("top-empty");
-  if (overview === undefined || saturated === undefined || empty === undefined) return undefined;
-  const rate = overview.avg_occupancy_rate === null
-    ? "n/a"
-    : `${(Number(overview.avg_occupancy_rate) * 100).toFixed(1)} %`;
-  const asOf = overview.as_of === null ? "no data yet" : `as of ${parisTime(overview.as_of)}`;
-  return [
-    `Vélib' Métropole, ${asOf}`,
-    `  stations   ${number.format(overview.stations)}: ${
-      number.format(overview.in_service)
-    } in service, ${number.format(overview.closed)} closed, ${
-      number.format(overview.out_of_service)
-    } out of service`,
-    `  bikes      ${number.format(overview.bikes)}: ${
-      number.format(overview.mechanical)
-    } mechanical, ${number.format(overview.electric)} electric; ${
-      number.format(overview.docks)
-    } free docks`,
-    `  empty      ${number.format(overview.empty_stations)} stations in service have no bike`,
-    `  saturated  ${number.format(overview.saturated_stations)} stations in service have no dock`,
-    `  occupancy  ${rate} on average`,
-    "",
-    ...topList(
-      "Most often saturated (minutes without a dock, last 24 h)",
-      saturated,
-      "minutes_saturated",
-    ),
-    "",
-    ...topList("Most often empty (minutes without a bike, last 24 h)", empty, "minutes_empty"),
-  ].join("\n");
-}
-
-function topList(title: string, rows: Ranked[], minutes: keyof Ranked): string[] {
-  if (rows.length === 0) {
-    return [
-      `${title}:`,
-      "  none yet: the minutes come from the spacing of snapshots, so it takes two cycles.",
-    ];
+export function formatReport(
+  report: ReportDefinition,
+  result: Pick<RunResult, "steps">,
+): string | undefined {
+  const sections: string[][] = [];
+  for (const section of report.sections) {
+    const rows = result.steps.find((step) => step.name === section.step)?.details?.rows;
+    if (!Array.isArray(rows)) return undefined;
+    const shown = (rows as Row[]).slice(0, section.limit);
+    sections.push([
+      ...(section.title === undefined ? [] : [section.title]),
+      ...(shown.length === 0 && section.empty !== undefined ? [section.empty] : []),
+      ...shown.flatMap((row) => section.row.map((line) => fill(line, row, report.timeZone))),
+    ]);
   }
-  return [
-    `${title}:`,
-    ...rows.slice(0, TOP).map((row) =>
-      `  ${String(row.rank).padStart(2)}. ${row.station_name} (${row.station_code}) ${
-        formatMinutes(Number(row[minutes]))
-      } min`
-    ),
-  ];
+  return sections.filter((lines) => lines.length > 0).map((lines) => lines.join("\n"))
+    .join("\n\n");
 }
 
-/** `2024-05-28 22:06 (Paris time)`: the network's own clock. */
-function parisTime(instant: Date | string): string {
-  const parts = new Intl.DateTimeFormat("en-CA", {
-    timeZone: "Europe/Paris",
+const NUMBER = new Intl.NumberFormat("en-GB");
+
+/** `line` with each `{column}` or `{column:format}` replaced by the row's value. */
+function fill(line: string, row: Row, timeZone: string): string {
+  return line.replace(REPORT_PLACEHOLDER, (_, column: string, format?: string) => {
+    const value = row[column];
+    if (value === null || value === undefined) return "n/a";
+    if (format === undefined) return value instanceof Date ? value.toISOString() : String(value);
+    if (/^\d+$/.test(format)) return String(value).padStart(Number(format));
+    if (format === "time") return localTime(value as Date | string, timeZone);
+    const number = Number(value);
+    if (format === "percent") return `${(number * 100).toFixed(1)} %`;
+    // `rounded`: whole, or tenths below ten, so that small values do not all read 0.
+    if (format === "rounded") return number < 10 ? number.toFixed(1) : String(Math.round(number));
+    return NUMBER.format(number);
+  });
+}
+
+/** `2024-05-28 22:06`: the instant on the clock of `timeZone`. */
+function localTime(instant: Date | string, timeZone: string): string {
+  return new Intl.DateTimeFormat("en-CA", {
+    timeZone,
     dateStyle: "short",
     timeStyle: "short",
     hourCycle: "h23",
-  }).format(new Date(instant));
-  return `${parts.replace(",", "")} (Paris time)`;
-}
-
-/** Whole minutes, or tenths below ten, so that two close cycles do not all read "0 min". */
-function formatMinutes(minutes: number): string {
-  return minutes < 10 ? minutes.toFixed(1) : String(Math.round(minutes));
+  }).format(new Date(instant)).replace(",", "");
 }

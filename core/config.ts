@@ -11,7 +11,7 @@ import { ConfigError, type ConfigIssue } from "./errors.ts";
 import { type ComponentKinds, type Configured, type Env, formatPath, type Kind } from "./plugin.ts";
 import { positionSchema } from "./range.ts";
 import { runtimeSchema } from "./schema.ts";
-import type { Named, Pipeline, ReadRange } from "./types.ts";
+import type { Named, Pipeline, QueryRunner, ReadRange, Sink } from "./types.ts";
 
 const EXAMPLES: Record<Kind, string> = {
   source: "a source plugin such as kafkaSource({...})",
@@ -26,6 +26,73 @@ const component = <K extends Kind>(kind: K) =>
     (value) => typeof value === "object" && value !== null && (value as Configured).kind === kind,
     { error: `expected ${EXAMPLES[kind]}` },
   );
+
+/**
+ * How a report line shows a value: `{column}` as it is, or `{column:format}`, the format being
+ * `number` (digits grouped: 16,905), `percent` (a rate as 38.1 %), `rounded` (to a tenth below
+ * 10, whole above: 4.5, 17), `time` (an instant as 2026-11-26 00:49 in the report's time zone)
+ * or a width (`{rank:2}`, right-aligned). A null value shows as `n/a`.
+ */
+export const REPORT_PLACEHOLDER: RegExp = /\{([a-z_][a-z0-9_]*)(?::([a-z]+|\d+))?\}/g;
+
+const REPORT_FORMATS = new Set(["number", "percent", "rounded", "time"]);
+
+const reportText = z.string().refine(
+  (text) =>
+    [...text.matchAll(REPORT_PLACEHOLDER)].every(([, , format]) =>
+      format === undefined || /^\d+$/.test(format) || REPORT_FORMATS.has(format)
+    ),
+  {
+    error:
+      "expected {column} or {column:format}, format one of number, percent, rounded, time or a width",
+  },
+);
+
+/** One section of a report: the rows one step returned, a few lines per row. */
+export const reportSectionSchema = z.strictObject({
+  /** The step whose rows (`details.rows`, e.g. a query's) fill the section. */
+  step: z.string(),
+  /** A line before the rows. */
+  title: z.string().optional(),
+  /** The lines printed for each row, each `{column}` replaced by the row's value. */
+  row: z.array(reportText).min(1),
+  /** The most rows shown. @default {every row} */
+  limit: z.int().min(1).optional(),
+  /** Printed instead of the rows when the step returned none. */
+  empty: z.string().optional(),
+});
+
+/**
+ * The summary `pipeline run` prints after a run of the pipeline: its sections, a blank line
+ * between them, from the rows of its steps. Nothing is printed when one of them did not run.
+ *
+ * @example
+ * ```ts
+ * import { reportSchema } from "./config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const report = reportSchema.parse({
+ *   sections: [{ step: "overview", row: ["{stations:number} stations"], limit: 1 }],
+ * });
+ * assert.equal(report.timeZone, "UTC");
+ * assert.equal(reportSchema.safeParse({ sections: [{ step: "x", row: ["{n:hex}"] }] }).success, false);
+ * ```
+ */
+export const reportSchema = z.strictObject({
+  /** Where `{column:time}` shows instants, e.g. `Europe/Paris`. */
+  timeZone: z.string().refine((zone) => {
+    try {
+      return new Intl.DateTimeFormat("en", { timeZone: zone }) !== undefined;
+    } catch {
+      return false;
+    }
+  }, { error: "expected an IANA time zone such as Europe/Paris" }).default("UTC"),
+  /** In the order printed. */
+  sections: z.array(reportSectionSchema).min(1),
+});
+
+/** A validated report. */
+export type ReportDefinition = z.output<typeof reportSchema>;
 
 /** One pipeline: a source, transforms, sinks, a dead-letter sink, then steps and checks. */
 export const pipelineSchema = z.strictObject({
@@ -43,6 +110,13 @@ export const pipelineSchema = z.strictObject({
   steps: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), component("step")).default({}),
   /** Run after the steps, and alone with `pipeline check`. */
   checks: z.array(component("check")).default([]),
+  /**
+   * What the checks run their queries on: a component that can answer one (a `QueryRunner`),
+   * usually one of `sinks`. Connected before the checks, and handed to them.
+   */
+  warehouse: component("sink").optional(),
+  /** What `pipeline run` prints after running it. */
+  report: reportSchema.optional(),
   /** Overrides the config-wide runner settings for this pipeline. */
   runtime: runtimeSchema.partial().optional(),
 });
@@ -70,6 +144,15 @@ export const rerunSchema = z.strictObject({
 /** A validated rerun. */
 export type RerunDefinition = z.output<typeof rerunSchema>;
 
+/** What `pipeline run` does when given no pipeline. */
+export const runSchema = z.strictObject({
+  /** The pipeline it runs. */
+  pipeline: z.string().min(1),
+});
+
+/** A validated `run`. */
+export type RunDefinition = z.output<typeof runSchema>;
+
 /** The whole config file. */
 export const configSchema = z.strictObject({
   /** The pipelines, by the name the CLI takes. */
@@ -78,6 +161,8 @@ export const configSchema = z.strictObject({
   reruns: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), rerunSchema).default({}),
   /** Runner settings for every pipeline. */
   runtime: runtimeSchema.default(runtimeSchema.parse({})),
+  /** What `pipeline run` runs without a name. */
+  run: runSchema.optional(),
 });
 
 /** What `pipeline.config.ts` exports. */
@@ -107,10 +192,14 @@ export function defineConfig(definition: ConfigDefinition): ConfigDefinition {
 export interface LoadedConfig {
   /** Where it was loaded from. */
   readonly path: string;
-  /** The pipelines' names and descriptions. */
-  readonly pipelines: ReadonlyArray<{ name: string; description: string }>;
+  /** The pipelines' names and descriptions, and what `pipeline run` prints after each. */
+  readonly pipelines: ReadonlyArray<
+    { name: string; description: string; report?: ReportDefinition }
+  >;
   /** The reruns, by name. */
   readonly reruns: ReadonlyArray<{ name: string } & RerunDefinition>;
+  /** What `pipeline run` runs without a name; unset when the config says nothing. */
+  readonly run?: RunDefinition;
   /** Builds the components of one pipeline. Throws a `ConfigError` for an unknown name. */
   pipeline(name: string): Pipeline;
 }
@@ -203,8 +292,15 @@ export function validateConfig(value: unknown, env: Env, where: string): LoadedC
       }
     }
   }
+  for (const [name, pipeline] of Object.entries(config.pipelines)) {
+    issues.push(...wiringIssues(pipeline, env, `pipelines.${name}`));
+  }
   for (const [name, rerun] of Object.entries(config.reruns)) {
     issues.push(...rerunIssues(rerun, config.pipelines[rerun.pipeline], env, `reruns.${name}`));
+  }
+  if (config.run !== undefined && config.pipelines[config.run.pipeline] === undefined) {
+    const known = Object.keys(config.pipelines).join(", ") || "none";
+    issues.push({ path: "run.pipeline", message: `no such pipeline; the pipelines are: ${known}` });
   }
   if (issues.length > 0) throw new ConfigError(where, issues);
   return {
@@ -212,8 +308,10 @@ export function validateConfig(value: unknown, env: Env, where: string): LoadedC
     pipelines: Object.entries(config.pipelines).map(([name, p]) => ({
       name,
       description: p.description,
+      ...(p.report === undefined ? {} : { report: p.report }),
     })),
     reruns: Object.entries(config.reruns).map(([name, rerun]) => ({ name, ...rerun })),
+    ...(config.run === undefined ? {} : { run: config.run }),
     pipeline(name) {
       const definition = config.pipelines[name];
       if (!definition) {
@@ -232,6 +330,37 @@ export function validateConfig(value: unknown, env: Env, where: string): LoadedC
 
 type ParsedPipeline = z.output<typeof pipelineSchema>;
 
+/** Whether a built component can answer a query (see `QueryRunner`). */
+const answersQueries = (component: object): component is QueryRunner =>
+  typeof (component as QueryRunner).query === "function" &&
+  typeof (component as QueryRunner).dialect === "string";
+
+/** What is wrong with a pipeline's warehouse and the steps its report names. */
+function wiringIssues(pipeline: ParsedPipeline, env: Env, path: string): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const { warehouse, report } = pipeline;
+  // Building a component does no I/O, so whether it answers queries is known now.
+  if (warehouse !== undefined && warehouse.validate(env).length === 0) {
+    if (!answersQueries(warehouse.build(env))) {
+      issues.push({
+        path: `${path}.warehouse`,
+        message: `the ${warehouse.plugin} sink cannot answer a query; expected one that can, ` +
+          "such as postgresSink({...})",
+      });
+    }
+  }
+  const steps = Object.keys(pipeline.steps);
+  report?.sections.forEach((section, i) => {
+    if (!steps.includes(section.step)) {
+      issues.push({
+        path: `${path}.report.sections[${i}].step`,
+        message: `no step ${section.step}; the steps are: ${steps.join(", ") || "none"}`,
+      });
+    }
+  });
+  return issues;
+}
+
 /** What is wrong with a rerun of `pipeline` (undefined when there is no such pipeline). */
 function rerunIssues(
   rerun: RerunDefinition,
@@ -249,7 +378,7 @@ function rerunIssues(
     }
   }
   // Building a component does no I/O, so whether the source can seek is known now.
-  if (!pipeline.source.create(env).seekable) {
+  if (!pipeline.source.build(env).seekable) {
     issues.push({
       path: `${path}.pipeline`,
       message: `the source of ${rerun.pipeline} (${pipeline.source.plugin}) cannot seek`,
@@ -266,6 +395,9 @@ function componentsOf(pipeline: ParsedPipeline): Array<[string, Configured]> {
     ["deadLetter", pipeline.deadLetter],
     ...Object.entries(pipeline.steps).map(([n, s]): [string, Configured] => [`steps.${n}`, s]),
     ...pipeline.checks.map((c, i): [string, Configured] => [`checks[${i}]`, c]),
+    ...(pipeline.warehouse === undefined
+      ? []
+      : [["warehouse", pipeline.warehouse] satisfies [string, Configured]]),
   ];
 }
 
@@ -289,7 +421,7 @@ function build(
       names.set(base, seen + 1);
       named = {
         name: seen === 0 ? base : `${base}-${seen + 1}`,
-        component: configured.create(env),
+        component: configured.build(env),
       };
       built.set(configured, named);
     }
@@ -303,6 +435,10 @@ function build(
     deadLetter: make(definition.deadLetter),
     steps: Object.entries(definition.steps).map(([stepName, s]) => make(s, stepName)),
     checks: definition.checks.map((c) => make(c)),
+    // Validated as a query runner when the config loaded.
+    ...(definition.warehouse === undefined
+      ? {}
+      : { warehouse: make(definition.warehouse) as Named<Sink & QueryRunner> }),
     runtime,
   };
 }

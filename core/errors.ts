@@ -136,16 +136,22 @@ export class ConnectionError extends PipelineError {
 
 /**
  * A sink failed on some records of a batch and not on the others. The runner dead-letters the
- * failed records when their errors are terminal and writes the rest again.
+ * failed records and writes the rest again, except records whose error is a `PipelineError`
+ * marked transient: those stay in the batch, and the write is retried. Name each failure with a
+ * `PipelineError`, so that whether a retry may help is decided here, where the cause is known;
+ * an error of any other class counts as terminal.
  *
  * @example Naming the record that failed
  * ```ts
- * import { BatchError } from "./errors.ts";
+ * import { BatchError, PipelineError } from "./errors.ts";
  * import assert from "node:assert/strict";
  *
- * const error = new BatchError("1 of 3 rows violated a constraint.")
- *   .failed(2, new Error("value too long for type character varying(10)"));
+ * const error = new BatchError("1 of 3 rows violated a constraint.").failed(
+ *   2,
+ *   new PipelineError("value too long for type character varying(10)", { transient: false }),
+ * );
  * assert.deepEqual([...error.failures.keys()], [2]);
+ * assert.ok(error.failures.get(2) instanceof PipelineError);
  * ```
  */
 export class BatchError extends PipelineError {

@@ -36,8 +36,10 @@ export interface MemorySource<T> extends Source<T> {
 
 /**
  * A source that yields `batches` in order. Batch `i` carries the cursor
- * `{ stream: "memory", partition: 0, offset: String(i + 1) }`. In `batch` mode it then reports
- * the end of its input; in `stream` mode it waits for the stop signal.
+ * `{ stream: "memory", partition: 0, offset: String(i + 1) }`, and a source given that cursor
+ * at connect (by `loadCursors`) resumes at batch `i + 1`. In `batch` mode it then reports the
+ * end of its input; in `stream` mode it waits for the stop signal. Batches pushed onto
+ * `batches` later are read too.
  *
  * @example
  * ```ts
@@ -66,7 +68,10 @@ export function memorySource<T>(batches: Message<T>[][]): MemorySource<T> {
     },
     async connect(ctx) {
       mode = ctx.mode;
-      resumedFrom.push(...await ctx.loadCursors());
+      const stored = await ctx.loadCursors();
+      resumedFrom.push(...stored);
+      const own = stored.find((cursor) => cursor.stream === "memory" && cursor.partition === 0);
+      if (own !== undefined) next = Number(own.offset);
     },
     read(signal): Promise<Batch<T> | EndOfInput> {
       if (next >= batches.length) {
@@ -195,7 +200,7 @@ export function rejectingTransform<T>(
     apply(messages) {
       const good = messages.filter((message) => !isBad(message.value));
       const rejects = messages.filter((message) => isBad(message.value)).map((message) => ({
-        payload: message.value,
+        payload: message.arrived ?? message.value,
         reason,
         stage: "transform memory",
         origin: message.origin,

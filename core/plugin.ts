@@ -39,7 +39,10 @@ export interface PluginSpec<K extends Kind, S extends z.ZodType, C extends Compo
   description: string;
   /** The schema of its config: the single source of truth for the config type. */
   config: S;
-  /** A complete, valid config, shown by `--help` and checked by tests. */
+  /**
+   * A complete, valid config: `deno task pipeline plugins` shows it beside the config's JSON
+   * Schema, and tests check that it validates.
+   */
   example: z.input<S>;
   /**
    * Environment variables that override config fields, e.g. `{ url: "DATABASE_URL" }`.
@@ -50,22 +53,33 @@ export interface PluginSpec<K extends Kind, S extends z.ZodType, C extends Compo
   create(config: z.output<S>): C;
 }
 
-/** A plugin with its config, not built yet. */
-export interface Configured<K extends Kind = Kind> {
+/**
+ * A plugin with its config, not built yet: typed by the component it builds, so that
+ * `postgresSink({...}).build(env)` is a `PostgresSink`.
+ */
+export interface Configured<
+  K extends Kind = Kind,
+  C extends ComponentKinds[K] = ComponentKinds[K],
+> {
   /** What it builds. */
   readonly kind: K;
   /** The plugin's name. */
   readonly plugin: string;
+  /** The plugin's definition: its description, config schema and example, e.g. for docs. */
+  readonly spec: PluginSpec<K, z.ZodType, C>;
   /** The problems with the config once `env` overrides it; paths are relative to it. */
   validate(env: Env): ConfigIssue[];
-  /** Builds the component; call `validate` first. */
-  create(env: Env): ComponentKinds[K];
+  /**
+   * Builds the component from the config given to the plugin, with the overrides `env` holds
+   * (see {@linkcode PluginSpec.env}); call `validate` first.
+   */
+  build(env: Env): C;
 }
 
 /** A plugin: call it with a config to use it in a pipeline. */
 export interface Plugin<K extends Kind, S extends z.ZodType, C extends ComponentKinds[K]> {
   /** Attaches a config; validation happens when the pipeline config loads. */
-  (config: z.input<S>): Configured<K>;
+  (config: z.input<S>): Configured<K, C>;
   /** The definition, for docs and tests. */
   readonly spec: PluginSpec<K, S, C>;
 }
@@ -89,6 +103,7 @@ export interface Plugin<K extends Kind, S extends z.ZodType, C extends Component
  * });
  * assert.deepEqual(countingSink({ label: "x" }).validate({}), []);
  * assert.equal(countingSink({ label: 1 as unknown as string }).validate({})[0].path, "label");
+ * assert.deepEqual(countingSink({ label: "x" }).spec.example, { label: "demo" });
  * ```
  */
 export function definePlugin<K extends Kind, S extends z.ZodType, C extends ComponentKinds[K]>(
@@ -107,9 +122,10 @@ export function definePlugin<K extends Kind, S extends z.ZodType, C extends Comp
     }
     return { value, from };
   };
-  const configure = (input: z.input<S>): Configured<K> => ({
+  const configure = (input: z.input<S>): Configured<K, C> => ({
     kind: spec.kind,
     plugin: spec.name,
+    spec,
     validate(env) {
       const { value, from } = withEnv(input, env);
       const parsed = spec.config.safeParse(value);
@@ -120,7 +136,7 @@ export function definePlugin<K extends Kind, S extends z.ZodType, C extends Comp
         return { path: variable ? `${path} (from ${variable})` : path, message: issue.message };
       });
     },
-    create(env) {
+    build(env) {
       return spec.create(spec.config.parse(withEnv(input, env).value));
     },
   });

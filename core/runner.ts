@@ -220,21 +220,30 @@ class Run {
       runId: this.#runId,
       positions: positionsKey(p.name, range),
     };
+    // The warehouse goes before the checks that query it, which are handed it connected.
+    const warehouse = this.#checksToRun.length > 0 ? p.warehouse : undefined;
     const others: Named<Lifecycle>[] = [
       ...this.#load ? [...p.sinks, p.deadLetter, ...p.transforms] : [],
       ...this.#stepsToRun,
-      ...this.#checksToRun,
+      ...warehouse === undefined ? [] : [warehouse],
     ];
     for (const named of unique(others)) {
       await this.#connect(named, (logger) => named.component.connect?.({ ...base, logger }));
+    }
+    const checks = warehouse === undefined ? base : { ...base, warehouse: warehouse.component };
+    for (const named of unique(this.#checksToRun)) {
+      await this.#connect(named, (logger) => named.component.connect?.({ ...checks, logger }));
     }
     if (!this.#load) {
       this.#timings.connect = performance.now() - started;
       return;
     }
-    const cursorStore = p.sinks.find((sink) => sink.component.loadCursors)?.component;
-    const loadCursors = (): Promise<Cursor[]> =>
-      cursorStore?.loadCursors?.() ?? Promise.resolve([]);
+    // Every sink that stores positions, each once: the source resumes from the lowest.
+    const cursorStores = unique(p.sinks).filter((sink) => sink.component.loadCursors);
+    const loadCursors = async (): Promise<Cursor[]> =>
+      lowestCursors(
+        await Promise.all(cursorStores.map(({ component }) => component.loadCursors!())),
+      );
     if (range !== undefined && !p.source.component.seekable) {
       throw new BadRequest(
         `The source ${p.source.name} of pipeline ${p.name} cannot read a range of positions.`,
@@ -442,10 +451,12 @@ class Run {
   }
 
   /**
-   * Writes one sink, retrying transient failures with backoff. When the sink names records that
-   * failed terminally, they are taken out (and, for the dead-letter sink, added to its rejects)
-   * and the rest is written again at once. A failed record's reject carries its value as it
-   * `arrived`, not as the transforms made it, so that it can be replayed.
+   * Writes one sink, retrying transient failures with backoff. When the sink names records in a
+   * `BatchError`, they are taken out (and, for the dead-letter sink, added to its rejects) and
+   * the rest is written again at once; only records whose error is a `PipelineError` marked
+   * transient stay in, and the write is retried with them (see `poisonOf`). A failed record's
+   * reject carries its value as it `arrived`, not as the transforms made it, so that it can be
+   * replayed.
    */
   async #writeOne(
     sink: Named<Sink>,
@@ -639,9 +650,39 @@ class ReadAhead {
 /** A write that failed after its retries; the cause is what the sink last threw. */
 class WriteFailed extends Error {}
 
-/** The records of a `BatchError` whose errors retrying cannot fix, by index. */
+/**
+ * The records of a `BatchError` to dead-letter, by index: all of them but those whose error is a
+ * `PipelineError` marked transient, which are written again. A sink that names a record has
+ * looked at it, so an error of any other class (a plain `Error`, a driver's) is taken as that
+ * record's own fault: presuming it transient, as {@linkcode isTransient} does for a failed
+ * batch, would retry the same record until the run fails, naming no record.
+ */
 function poisonOf(error: BatchError): Array<[number, Error]> {
-  return [...error.failures].filter(([, cause]) => !isTransient(cause));
+  return [...error.failures].filter(([, cause]) =>
+    !(cause instanceof PipelineError && cause.transient)
+  );
+}
+
+/**
+ * Where a source resumes when several sinks store positions: per stream and partition, the
+ * lowest offset any of them stored, so that none of them misses a batch (a crash between two
+ * sinks' writes leaves them apart; replaying to the one ahead is harmless, since a sink that
+ * stores positions is idempotent). A partition one of them has no position for is left out:
+ * that sink has written nothing of it, so the source starts it from its own start.
+ */
+function lowestCursors(stored: Cursor[][]): Cursor[] {
+  if (stored.length === 0) return [];
+  const key = (cursor: Cursor) => JSON.stringify([cursor.stream, cursor.partition]);
+  const lowest = new Map(stored[0].map((cursor) => [key(cursor), cursor]));
+  for (const cursors of stored.slice(1)) {
+    const own = new Map(cursors.map((cursor) => [key(cursor), cursor]));
+    for (const [at, cursor] of lowest) {
+      const other = own.get(at);
+      if (other === undefined) lowest.delete(at);
+      else if (BigInt(other.offset) < BigInt(cursor.offset)) lowest.set(at, other);
+    }
+  }
+  return [...lowest.values()];
 }
 
 type Settled = { value: Batch | EndOfInput } | { error: unknown };

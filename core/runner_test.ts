@@ -115,6 +115,70 @@ Deno.test("runner dead-letters the records a sink names in a BatchError and writ
   assert.deepEqual(source.acked, [0]);
 });
 
+Deno.test("runner dead-letters a record a BatchError names with a plain Error", async () => {
+  const sink = memorySink({
+    beforeWrite: (batch) => {
+      const poison = batch.messages.findIndex((m) => m.value === 13);
+      if (poison >= 0) {
+        throw new BatchError("1 record failed.").failed(poison, new Error("value too long"));
+      }
+    },
+  });
+  const source = memorySource([records(12, 13, 14)]);
+  const result = await runPipeline(memoryPipeline({ source, sinks: [sink] }), { mode: "batch" });
+  assert.equal(result.exitCode, 0, JSON.stringify(result.error));
+  assert.deepEqual(sink.written.map((m) => m.value), [12, 14]);
+  assert.deepEqual(sink.rejects.map((r) => [r.payload, r.reason]), [[13, "value too long"]]);
+  assert.equal(result.counters.rejected, 1);
+});
+
+Deno.test("runner writes again a record a BatchError names with a transient PipelineError", async () => {
+  let failures = 0;
+  const sink = memorySink({
+    beforeWrite: (batch) => {
+      const index = batch.messages.findIndex((m) => m.value === 13);
+      if (index >= 0 && failures++ === 0) {
+        const busy = new PipelineError("row locked by another writer", { transient: true });
+        throw new BatchError("1 record failed.").failed(index, busy);
+      }
+    },
+  });
+  const source = memorySource([records(12, 13, 14)]);
+  const result = await runPipeline(memoryPipeline({ source, sinks: [sink] }), { mode: "batch" });
+  assert.equal(result.exitCode, 0, JSON.stringify(result.error));
+  assert.equal(sink.attempts, 2);
+  assert.deepEqual(sink.written.map((m) => m.value), [12, 13, 14]);
+  assert.deepEqual(sink.rejects, []);
+  assert.equal(result.counters.retries, 1);
+});
+
+Deno.test("runner resumes the source from the lowest position any sink stored", async () => {
+  const ahead = memorySink({ storesCursors: true });
+  const behind = memorySink({ storesCursors: true });
+  // As a crash between the two sinks' writes leaves them: `ahead` wrote a batch `behind` lacks.
+  ahead.cursors.push(
+    { stream: "memory", partition: 0, offset: "5" },
+    { stream: "memory", partition: 1, offset: "7" },
+    { stream: "other", partition: 0, offset: "2" },
+  );
+  behind.cursors.push(
+    { stream: "memory", partition: 0, offset: "3" },
+    { stream: "memory", partition: 1, offset: "12" },
+  );
+  const source = memorySource<number>([]);
+  const plain = memorySink();
+  const result = await runPipeline(
+    memoryPipeline({ source, sinks: [plain, ahead, behind, ahead] }),
+    { mode: "batch" },
+  );
+  assert.equal(result.exitCode, 0, JSON.stringify(result.error));
+  // The lowest per partition; a partition one of them has no position for starts afresh.
+  assert.deepEqual(source.resumedFrom, [
+    { stream: "memory", partition: 0, offset: "3" },
+    { stream: "memory", partition: 1, offset: "7" },
+  ]);
+});
+
 Deno.test("runner ends a batch run when the source is drained", async () => {
   const source = memorySource([records(1), records(2), records(3)]);
   const sink = memorySink();

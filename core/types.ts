@@ -160,9 +160,12 @@ export interface ComponentContext {
 /** What the runner hands to a source when it connects it. */
 export interface SourceContext extends ComponentContext {
   /**
-   * Reads the positions stored by a sink in the same transactions as the data (see
-   * {@linkcode Sink.loadCursors}). Empty when no sink stores them. A source should call it
-   * whenever it (re)gains a partition, since another instance may have moved it on.
+   * Reads the positions the sinks stored in the same transactions as the data (see
+   * {@linkcode Sink.loadCursors}). Empty when no sink stores them. When several do, it merges
+   * them so that none misses a batch: per stream and partition, the lowest offset stored, and a
+   * partition left out when one of them has no position for it (that sink has written nothing of
+   * it: the source starts it from its own start). A source should call it whenever it (re)gains
+   * a partition, since another instance may have moved it on.
    */
   loadCursors(): Promise<Cursor[]>;
   /**
@@ -268,7 +271,13 @@ export interface Sink<T = unknown> extends Lifecycle {
    * {@linkcode Sink.loadCursors} writes `batch.cursors` in the same transaction as the rows.
    */
   write(batch: SinkBatch<T>, signal: AbortSignal): Promise<void>;
-  /** The positions stored by earlier writes for this pipeline. */
+  /**
+   * The positions stored by earlier writes for this pipeline. The source resumes from the
+   * lowest position any such sink of the pipeline stored (see
+   * {@linkcode SourceContext.loadCursors}), so a sink that implements it may be handed again
+   * batches it has written, after a crash between two sinks' writes: it must be idempotent, a
+   * replayed batch leaving its store as it was.
+   */
   loadCursors?(): Promise<Cursor[]>;
   /** The dead letters it stores for this pipeline, oldest first; replayed ones included. */
   listDeadLetters?(filter: DeadLetterFilter, signal: AbortSignal): Promise<DeadLetter[]>;
@@ -299,8 +308,37 @@ export interface CheckResult {
   message: string;
 }
 
+/**
+ * A component that can answer a query, such as a warehouse's sink: what a check measures the
+ * data with, on whichever warehouse holds it. It runs what it is given; a caller that sends
+ * statements of its own (a check recording its result in its own table) picks them by `dialect`.
+ */
+export interface QueryRunner {
+  /** The query language it speaks, e.g. `postgres`. */
+  readonly dialect: string;
+  /**
+   * Runs one statement with `params` bound to its placeholders (written as the dialect writes
+   * them, e.g. `$1`) and resolves with the rows it returned, keyed by column. Use only after
+   * `connect`; `signal` stops waiting for the answer.
+   */
+  query<R = Record<string, unknown>>(
+    sql: string,
+    params: readonly unknown[],
+    signal: AbortSignal,
+  ): Promise<R[]>;
+}
+
+/** What the runner hands to a check when it connects it. */
+export interface CheckContext extends ComponentContext {
+  /**
+   * The pipeline's `warehouse`, connected (and so migrated) before the check and closed after
+   * it: what a check that measures with a query runs it on. Unset when the pipeline names none.
+   */
+  warehouse?: QueryRunner;
+}
+
 /** Runs after loading and reports whether the data holds up. */
-export interface Check extends Lifecycle {
+export interface Check extends Lifecycle<CheckContext> {
   /** Measures and judges; `runId` identifies the run, for a check that records its results. */
   run(signal: AbortSignal, runId: string): Promise<CheckResult>;
 }
@@ -430,6 +468,11 @@ export interface Pipeline {
   steps: Named<Step>[];
   /** Run after the steps. */
   checks: Named<Check>[];
+  /**
+   * Where the checks run their queries, usually one of `sinks`; the runner connects it before
+   * them. Unset when the pipeline names none.
+   */
+  warehouse?: Named<Sink & QueryRunner>;
   /** Runner settings. */
   runtime: Runtime;
 }

@@ -7,6 +7,7 @@ const COMMAND_NAMES = [
   "batch",
   "rerun",
   "dead-letters",
+  "plugins",
   "validate",
   "run",
   "step",
@@ -37,6 +38,67 @@ Deno.test("every command answers --help with exit code 0", async () => {
       new TextDecoder().decode(output.stdout),
       new RegExp(`Usage: deno task pipeline ${command}`),
     );
+  }
+});
+
+Deno.test("plugins lists each pipeline's plugins and where, then each plugin's schema and example", async () => {
+  const run = await runCli(["plugins", ...MEMORY]);
+  assert.equal(run.code, 0, run.stderr);
+  for (
+    const text of [
+      "Pipeline quick:\n  source  synthetic  source: Yields",
+      "  sink    memory     sinks[0], deadLetter: Keeps the records",
+      "sink plugin slow: Takes `delayMs` per write and gives up when the run is stopped.\n" +
+      "  config:\n    delayMs  integer (required)",
+      '  example:\n    {\n      "label": "out"\n    }',
+    ]
+  ) assert.ok(run.stdout.includes(text), `stdout should include:\n${text}\n\n${run.stdout}`);
+  const summary = run.summary as {
+    pipelines: Array<{ name: string; plugins: Array<Record<string, unknown>> }>;
+    plugins: Array<
+      { kind: string; name: string; schema: Record<string, unknown>; example: unknown }
+    >;
+  };
+  assert.deepEqual(summary.pipelines.map((p) => p.name), ["quick", "slow"]);
+  assert.deepEqual(summary.pipelines[0].plugins[1], {
+    kind: "sink",
+    plugin: "memory",
+    description: "Keeps the records and rejects it is given in memory.",
+    usedAt: ["sinks[0]", "deadLetter"],
+  });
+  // Each plugin once, though both pipelines use the synthetic source.
+  assert.deepEqual(summary.plugins.map((p) => `${p.kind} ${p.name}`), [
+    "source synthetic",
+    "sink memory",
+    "sink slow",
+  ]);
+  const slow = summary.plugins[2];
+  assert.deepEqual(slow.example, { delayMs: 0 });
+  assert.equal(slow.schema.type, "object");
+  assert.deepEqual(slow.schema.required, ["delayMs"]);
+});
+
+Deno.test("plugins for one pipeline lists only its plugins, and refuses an unknown one", async () => {
+  const run = await runCli(["plugins", "slow", ...MEMORY]);
+  assert.equal(run.code, 0, run.stderr);
+  const summary = run.summary as { pipelines: Array<{ name: string }>; plugins: unknown[] };
+  assert.deepEqual(summary.pipelines.map((p) => p.name), ["slow"]);
+  assert.equal(summary.plugins.length, 2);
+  const unknown = await runCli(["plugins", "lod", ...MEMORY]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /There is no pipeline lod.*\nHint: The pipelines are: quick, slow/);
+});
+
+Deno.test("plugins gives every plugin of pipeline.config.ts its config as JSON Schema", async () => {
+  const run = await runCli(["plugins"]);
+  assert.equal(run.code, 0, run.stderr);
+  const { plugins } = run.summary as {
+    plugins: Array<{ name: string; schema: { type?: string; properties?: object } }>;
+  };
+  assert.ok(plugins.length >= 5);
+  for (const plugin of plugins) {
+    assert.equal(plugin.schema.type, "object", plugin.name);
+    assert.ok(plugin.schema.properties, plugin.name);
   }
 });
 

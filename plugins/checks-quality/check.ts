@@ -1,17 +1,24 @@
 /**
- * A data-quality check: one SQL query measures, the config's threshold judges, and the result
- * is recorded in `pipeline.check_results` with the run's id.
+ * A data-quality check: one query measures, the config's threshold judges, and the result is
+ * recorded with the run's id in `pipeline.check_results`, on the pipeline's warehouse.
  *
  * @module
  */
-import { PipelineError } from "../../core/errors.ts";
-import type { Check, CheckResult, ComponentContext } from "../../core/types.ts";
-import { connectDatabase, type Database, readQueryFile } from "../sink-postgres/mod.ts";
+import {
+  BadRequest,
+  type Check,
+  type CheckContext,
+  type CheckResult,
+  isTransient,
+  PipelineError,
+  type QueryRunner,
+} from "../../mod.ts";
 import type { QualityCheckConfig } from "./config.ts";
-import { INSERT_RESULT } from "./statements.ts";
+import { RESULT_STATEMENTS, type ResultStatements } from "./statements.ts";
 
 /**
- * Runs its query, compares `observed` with the threshold and stores the result.
+ * Runs its query on the warehouse the runner hands it, compares `observed` with the threshold
+ * and stores the result there.
  *
  * @example
  * ```ts ignore
@@ -19,7 +26,7 @@ import { INSERT_RESULT } from "./statements.ts";
  * import { configSchema, example } from "./config.ts";
  *
  * const check = new QualityCheck(configSchema.parse(example));
- * await check.connect(ctx);
+ * await check.connect({ ...ctx, warehouse }); // the runner connects the warehouse first
  * const result = await check.run(AbortSignal.timeout(30_000), "manual");
  * await check.close();
  * ```
@@ -27,50 +34,65 @@ import { INSERT_RESULT } from "./statements.ts";
 export class QualityCheck implements Check {
   readonly #config: QualityCheckConfig;
   #query: string | undefined;
-  #db: Database | undefined;
+  #warehouse: { runner: QueryRunner; statements: ResultStatements } | undefined;
   #pipeline = "";
 
-  /** Builds the check; nothing is opened until {@linkcode QualityCheck.connect}. */
+  /** Builds the check; nothing is read until {@linkcode QualityCheck.connect}. */
   constructor(config: QualityCheckConfig) {
     this.#config = config;
   }
 
-  /** Reads the query file, opens the database and applies the migrations not applied yet. */
-  async connect(ctx: ComponentContext): Promise<void> {
-    this.#query = await readQueryFile(this.#config.query, "check");
-    const { db } = await connectDatabase(this.#config, {
-      logger: ctx.logger,
-      applicationName: `pipeline ${ctx.pipeline} check`,
-      poolSize: 1,
+  /**
+   * Reads the query file and takes the warehouse, creating the results table there if it is
+   * missing. The warehouse is connected already: the runner connects it first.
+   */
+  async connect(ctx: CheckContext): Promise<void> {
+    const { name } = this.#config;
+    const runner = ctx.warehouse;
+    if (runner === undefined) {
+      throw new BadRequest(
+        `The ${name} check has no warehouse to run its query on: pipeline ${ctx.pipeline} ` +
+          "names none.",
+        { hint: "Set `warehouse` in the pipeline's config to the sink that holds the data." },
+      );
+    }
+    const statements = RESULT_STATEMENTS[runner.dialect];
+    if (statements === undefined) {
+      throw new BadRequest(
+        `The ${name} check cannot keep its results in a ${runner.dialect} warehouse.`,
+        { hint: `It knows ${Object.keys(RESULT_STATEMENTS).join(", ")}.` },
+      );
+    }
+    this.#query = await readQuery(this.#config.query);
+    await this.#send(runner, "Preparing the results table", async () => {
+      const [{ present }] = await runner.query<{ present: boolean }>(
+        statements.present,
+        [],
+        ctx.signal,
+      );
+      if (!present) await runner.query(statements.create, [], ctx.signal);
     });
-    this.#db = db;
+    this.#warehouse = { runner, statements };
     this.#pipeline = ctx.pipeline;
   }
 
   /** Measures, judges and records. */
   async run(signal: AbortSignal, runId: string): Promise<CheckResult> {
     signal.throwIfAborted();
-    const db = this.#db;
-    if (db === undefined || this.#query === undefined) {
+    const warehouse = this.#warehouse;
+    const sql = this.#query;
+    if (warehouse === undefined || sql === undefined) {
       throw new PipelineError(`The ${this.#config.name} check is not connected.`, {
         hint: "Call connect() before run(); the runner does.",
       });
     }
+    const { runner, statements } = warehouse;
     const { name, severity, threshold, passWhen, query } = this.#config;
-    let rows: Array<{ observed: unknown; details?: unknown }>;
-    try {
-      ({ rows } = await db.query<{ observed: unknown; details?: unknown }>(this.#query));
-    } catch (error) {
-      throw new PipelineError(
-        `The query of the ${name} check (${query}) failed on ${db.server}: ${
-          error instanceof Error ? error.message : error
-        }.`,
-        {
-          hint: "Check that the migrations ran (deno task pipeline migrate) and the query's SQL.",
-          cause: error,
-        },
-      );
-    }
+    const rows = await this.#send(
+      runner,
+      `The query of the ${name} check (${query})`,
+      () => runner.query<{ observed: unknown; details?: unknown }>(sql, [], signal),
+    );
     const observed = rows[0]?.observed === null || rows[0]?.observed === undefined
       ? null
       : Number(rows[0].observed);
@@ -87,24 +109,51 @@ export class QualityCheck implements Check {
       : `: ${String(rows[0].details)}`;
     const message = `${this.#config.description} Observed ${observed ?? "nothing"}, ` +
       `${passWhen === "max" ? "at most" : "at least"} ${threshold} expected${details}`;
-    await db.query(INSERT_RESULT.text, [
-      runId,
-      this.#pipeline,
-      name,
-      severity,
-      observed,
-      threshold,
-      passed,
-      message,
-    ]);
+    const result = [runId, this.#pipeline, name, severity, observed, threshold, passed, message];
+    await this.#send(
+      runner,
+      `Recording the result of the ${name} check`,
+      () => runner.query(statements.insert, result, signal),
+    );
     return { name, severity, passed, observed, threshold, message };
   }
 
-  /** Closes the connection. Safe to call more than once. */
-  async close(): Promise<void> {
-    const db = this.#db;
-    this.#db = undefined;
-    await db?.end();
+  /** Lets the warehouse go; the runner closes it. Safe to call more than once. */
+  close(): Promise<void> {
+    this.#warehouse = undefined;
+    return Promise.resolve();
+  }
+
+  /** Runs `send`, naming `what` failed and keeping whether retrying may help. */
+  async #send<T>(runner: QueryRunner, what: string, send: () => Promise<T>): Promise<T> {
+    try {
+      return await send();
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new PipelineError(`${what} failed on the ${runner.dialect} warehouse: ${reason}`, {
+        hint: "Check that the warehouse's migrations ran (deno task pipeline migrate) and the " +
+          "query's SQL.",
+        transient: isTransient(error),
+        cause: error,
+      });
+    }
+  }
+}
+
+/** The check's query, with an error naming the file when it cannot be read. */
+async function readQuery(path: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    throw new PipelineError(
+      `Could not read the check's query ${path}: ${
+        error instanceof Error ? error.message : error
+      }.`,
+      {
+        hint: "Check `query` in the check's config; a relative path starts at the working " +
+          "directory.",
+      },
+    );
   }
 }
 

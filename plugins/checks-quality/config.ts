@@ -4,17 +4,19 @@
  * @module
  */
 import { z } from "zod";
-import { connectionSchema } from "../sink-postgres/mod.ts";
 
-/** The config of `qualityCheck`. */
-export const configSchema = connectionSchema.extend({
+/**
+ * The config of `qualityCheck`. Where it runs is not here: the pipeline's `warehouse` is, so
+ * that the same check runs on any warehouse that can answer its query.
+ */
+export const configSchema = z.strictObject({
   /** The check's name in results, e.g. `freshness`. */
   name: z.string().regex(/^[a-z][a-z0-9_]*$/, { error: "expected a lowercase name" }),
   /** What a failure means: `error` fails the run (exit code 3), `warn` and `info` only report. */
   severity: z.enum(["info", "warn", "error"]),
   /**
-   * A `.sql` file of one read-only query returning one row: `observed` (a number) and,
-   * optionally, `details` (text, e.g. the stations at fault).
+   * A `.sql` file of one read-only query, in the warehouse's language, returning one row:
+   * `observed` (a number) and, optionally, `details` (text, e.g. the stations at fault).
    */
   query: z.string().endsWith(".sql", { error: "expected the path of a .sql file" }),
   /** The limit `observed` is judged against. */
@@ -40,8 +42,6 @@ export type QualityCheckConfig = z.output<typeof configSchema>;
  * ```
  */
 export const example: z.input<typeof configSchema> = {
-  url: "postgres://pipeline:secret@127.0.0.1:5432/velib",
-  migrations: "sql/migrations",
   name: "freshness",
   severity: "error",
   query: "sql/checks/freshness.sql",

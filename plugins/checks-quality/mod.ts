@@ -1,7 +1,9 @@
 /**
- * Data-quality checks as plugins: each is a SQL query that measures one thing, a threshold and
- * a severity set in config. Results are recorded in `pipeline.check_results` with the run's id;
- * an error-severity failure makes the run exit 3.
+ * Data-quality checks as plugins: each is a query that measures one thing, a threshold and a
+ * severity set in config. It runs on the pipeline's `warehouse`, any component that can answer
+ * a query (a `QueryRunner`), and records each result there with the run's id, in the plugin's
+ * own table `pipeline.check_results`, which it creates when it is missing. An error-severity
+ * failure makes the run exit 3.
  *
  * @example
  * ```ts

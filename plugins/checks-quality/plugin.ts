@@ -3,13 +3,13 @@
  *
  * @module
  */
-import { definePlugin, type Plugin } from "../../core/plugin.ts";
+import { definePlugin, type Plugin } from "../../mod.ts";
 import { QualityCheck } from "./check.ts";
 import { configSchema, example } from "./config.ts";
 
 /**
- * A data-quality check: a SQL query measures, a threshold judges, a severity says what a
- * failure means. `DATABASE_URL` overrides `url`.
+ * A data-quality check: a query on the pipeline's `warehouse` measures, a threshold judges, a
+ * severity says what a failure means. It records each result in its own table there.
  *
  * @example
  * ```ts
@@ -17,7 +17,6 @@ import { configSchema, example } from "./config.ts";
  * import assert from "node:assert/strict";
  *
  * const check = qualityCheck({
- *   url: "pglite:.data/warehouse",
  *   name: "capacity_zero",
  *   severity: "info",
  *   query: "sql/checks/capacity_zero.sql",
@@ -30,9 +29,9 @@ import { configSchema, example } from "./config.ts";
 export const qualityCheck: Plugin<"check", typeof configSchema, QualityCheck> = definePlugin({
   kind: "check",
   name: "quality",
-  description: "A data-quality check: a SQL query measures, a threshold judges.",
+  description: "A data-quality check: a query on the pipeline's warehouse measures, a " +
+    "threshold judges.",
   config: configSchema,
   example,
-  env: { url: "DATABASE_URL" },
   create: (config) => new QualityCheck(config),
 });

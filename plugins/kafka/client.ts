@@ -6,7 +6,7 @@
  */
 import { getLogger, type Logger } from "@logtape/logtape";
 import type { Admin, Kafka, LogEntry } from "kafkajs";
-import { ConnectionError, PipelineError } from "../../core/errors.ts";
+import { ConnectionError, PipelineError } from "../../mod.ts";
 import type { KafkaConnectionConfig } from "./config.ts";
 
 const kafkaLogger = getLogger(["pipeline", "kafka"]);
@@ -129,7 +129,7 @@ const HINTS: Record<string, string> = {
  * @example
  * ```ts
  * import { kafkaError } from "./client.ts";
- * import { ConnectionError } from "../../core/errors.ts";
+ * import { ConnectionError } from "../../mod.ts";
  * import assert from "node:assert/strict";
  *
  * const refused = Object.assign(new Error("Connection error: connect ECONNREFUSED 127.0.0.1:1"), {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
-import { ConnectionError, PipelineError } from "../../core/errors.ts";
+import { ConnectionError, PipelineError } from "../../mod.ts";
 import { createKafka, kafkaError } from "./client.ts";
 import { connectionSchema } from "./config.ts";
 

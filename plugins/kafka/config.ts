@@ -42,8 +42,8 @@ const topic = z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, {
 export const connectionSchema = z.strictObject({
   /** The brokers to bootstrap from; overridden by `KAFKA_BROKERS`. */
   brokers: brokersSchema,
-  /** How this client names itself to the brokers. */
-  clientId: z.string().min(1).default("velib-pipeline"),
+  /** How this client names itself to the brokers (in their logs, quotas and ACLs). */
+  clientId: z.string().min(1).default("pipeline"),
   /** Longest wait for a TCP connection to a broker. */
   connectionTimeoutMs: z.int().min(1).default(3_000),
   /** Longest wait for a broker to answer a request. */

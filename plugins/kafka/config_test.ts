@@ -30,7 +30,7 @@ Deno.test("kafka sink config defaults to gzip and to creating a one-partition to
   assert.equal(config.compression, "gzip");
   assert.equal(config.key, undefined);
   assert.deepEqual(config.createTopic, { partitions: 1, replicationFactor: 1, configs: {} });
-  assert.equal(config.clientId, "velib-pipeline");
+  assert.equal(config.clientId, "pipeline");
   assert.equal(config.connectionTimeoutMs, 3_000);
   assert.equal(config.requestTimeoutMs, 30_000);
   const partial = sinkConfigSchema.parse({ brokers: "k:9092", topic: "t", createTopic: {} });

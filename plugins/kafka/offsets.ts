@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Cursor } from "../../core/types.ts";
+import type { Cursor } from "../../mod.ts";
 
 type State = "pending" | "acked";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Cursor } from "../../core/types.ts";
+import type { Cursor } from "../../mod.ts";
 import { OffsetTracker } from "./offsets.ts";
 
 const at = (partition: number, offset: number): Cursor => ({

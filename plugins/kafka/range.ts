@@ -4,8 +4,7 @@
  *
  * @module
  */
-import { BadRequest } from "../../core/errors.ts";
-import type { Position, ReadRange } from "../../core/types.ts";
+import { BadRequest, type Position, type ReadRange } from "../../mod.ts";
 
 /** The offsets a partition held when the run started. */
 export interface Watermarks {

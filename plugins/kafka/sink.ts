@@ -6,9 +6,15 @@
  */
 import { getLogger, type Logger } from "@logtape/logtape";
 import type { Admin, CompressionTypes, Kafka, Message as KafkaMessage, Producer } from "kafkajs";
-import { BatchError, PipelineError } from "../../core/errors.ts";
-import { definePlugin } from "../../core/plugin.ts";
-import type { ComponentContext, Reject, Sink, SinkBatch } from "../../core/types.ts";
+import {
+  BatchError,
+  type ComponentContext,
+  definePlugin,
+  PipelineError,
+  type Reject,
+  type Sink,
+  type SinkBatch,
+} from "../../mod.ts";
 import {
   createKafka,
   describeTopic,

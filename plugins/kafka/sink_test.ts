@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
-import { testContext } from "../../core/testing.ts";
-import { BatchError, ConnectionError } from "../../core/errors.ts";
-import type { ComponentContext, Message, Reject, SinkBatch } from "../../core/types.ts";
+import { testContext } from "../../testing.ts";
+import {
+  BatchError,
+  type ComponentContext,
+  ConnectionError,
+  type Message,
+  type Reject,
+  type SinkBatch,
+} from "../../mod.ts";
 import { sinkConfigSchema } from "./config.ts";
 import { KafkaSink } from "./sink.ts";
 import { readBack, testBrokers, uniqueName, withTestAdmin } from "./test_support.ts";

@@ -6,20 +6,22 @@
  */
 import { getLogger, type Logger } from "@logtape/logtape";
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage } from "kafkajs";
-import { BadRequest, describeError, PipelineError } from "../../core/errors.ts";
-import { definePlugin } from "../../core/plugin.ts";
 import {
+  BadRequest,
   type Batch,
   type Cursor,
+  definePlugin,
+  describeError,
   END_OF_INPUT,
   type EndOfInput,
   type Message,
+  PipelineError,
   type ReadRange,
   type Reject,
   type RunMode,
   type Source,
   type SourceContext,
-} from "../../core/types.ts";
+} from "../../mod.ts";
 import { createKafka, describeTopic, disconnectAll, kafkaError, withAdmin } from "./client.ts";
 import { type KafkaSourceConfig, sourceConfigSchema, sourceExample } from "./config.ts";
 import { OffsetTracker } from "./offsets.ts";
@@ -89,7 +91,7 @@ interface Buffered {
  * ```ts ignore
  * import { KafkaSource } from "./source.ts";
  * import { sourceConfigSchema } from "./config.ts";
- * import { END_OF_INPUT } from "../../core/types.ts";
+ * import { END_OF_INPUT } from "../../mod.ts";
  * import { getLogger } from "@logtape/logtape";
  *
  * const config = { brokers: "127.0.0.1:9092", topic: "t", groupId: "g" };

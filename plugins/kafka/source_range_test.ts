@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
 import type { Message as KafkaMessage } from "kafkajs";
-import { BadRequest } from "../../core/errors.ts";
-import { memoryPipeline, memorySink } from "../../core/memory.ts";
-import { runPipeline } from "../../core/runner.ts";
 import {
+  BadRequest,
   type Batch,
   type Cursor,
   END_OF_INPUT,
   type ReadRange,
   type Reject,
+  runPipeline,
   type SourceContext,
-} from "../../core/types.ts";
+} from "../../mod.ts";
+import { memoryPipeline, memorySink } from "../../testing.ts";
 import { sourceConfigSchema } from "./config.ts";
 import { KafkaSource } from "./source.ts";
 import {

@@ -1,9 +1,16 @@
 import assert from "node:assert/strict";
-import { ConnectionError, ShutdownRequested } from "../../core/errors.ts";
-import { memoryPipeline, memorySink } from "../../core/memory.ts";
-import { retry, sleep } from "../../core/retry.ts";
-import { runPipeline } from "../../core/runner.ts";
-import { type Batch, type Cursor, END_OF_INPUT, type Source } from "../../core/types.ts";
+import {
+  type Batch,
+  ConnectionError,
+  type Cursor,
+  END_OF_INPUT,
+  retry,
+  runPipeline,
+  ShutdownRequested,
+  sleep,
+  type Source,
+} from "../../mod.ts";
+import { memoryPipeline, memorySink } from "../../testing.ts";
 import { sinkConfigSchema, sourceConfigSchema } from "./config.ts";
 import { KafkaSink } from "./sink.ts";
 import { KafkaSource } from "./source.ts";

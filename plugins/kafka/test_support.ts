@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { requiredEnv, testContext, uniqueName } from "../../core/testing.ts";
+import { requiredEnv, testContext, uniqueName } from "../../testing.ts";
 import type { Admin, KafkaMessage, Message } from "kafkajs";
-import type { Cursor, ReadRange, RunMode, SourceContext } from "../../core/types.ts";
+import type { Cursor, ReadRange, RunMode, SourceContext } from "../../mod.ts";
 
 export { uniqueName };
 import { createKafka } from "./client.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { PipelineError } from "../../core/errors.ts";
+import { PipelineError } from "../../mod.ts";
 import type { WriteTarget } from "./config.ts";
 import type { Queryable } from "./database.ts";
 import { identifier } from "./sql.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { ConnectionError, PipelineError } from "../../core/errors.ts";
+import { ConnectionError, PipelineError } from "../../mod.ts";
 
 const CONNECT_HINT = "Check that PostgreSQL is running and DATABASE_URL points at it.";
 
@@ -97,7 +97,7 @@ const messageOf = (error: unknown): string =>
  * @example
  * ```ts
  * import { connectFailure } from "./classify.ts";
- * import { ConnectionError } from "../../core/errors.ts";
+ * import { ConnectionError } from "../../mod.ts";
  * import assert from "node:assert/strict";
  *
  * const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), {

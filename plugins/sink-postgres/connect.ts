@@ -5,7 +5,7 @@
  * @module
  */
 import { getLogger, type Logger } from "@logtape/logtape";
-import { PipelineError } from "../../core/errors.ts";
+import { PipelineError } from "../../mod.ts";
 import { connectFailure, statementFailure } from "./classify.ts";
 import { CONNECT_TIMEOUT_MS, type ConnectionConfig, postgresUrl } from "./config.ts";
 import { type Database, openDatabase } from "./database.ts";

@@ -12,8 +12,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import pg from "pg";
 import { from as copyFromStdin } from "pg-copy-streams";
-import { PipelineError } from "../../core/errors.ts";
-import { redact } from "../../core/redact.ts";
+import { PipelineError, redact } from "../../mod.ts";
 import { connectFailure } from "./classify.ts";
 
 /** The rows a statement returned, and how many rows it touched. */

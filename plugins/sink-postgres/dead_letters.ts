@@ -6,7 +6,6 @@
  *
  * @module
  */
-import { PipelineError } from "../../core/errors.ts";
 import {
   type Batch,
   type DeadLetter,
@@ -14,11 +13,12 @@ import {
   END_OF_INPUT,
   type EndOfInput,
   type Message,
+  PipelineError,
   type Reject,
   type SinkBatch,
   type Source,
   type SourceContext,
-} from "../../core/types.ts";
+} from "../../mod.ts";
 import { statementFailure } from "./classify.ts";
 import type { Database } from "./database.ts";
 import {

@@ -1,20 +1,20 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import pg from "pg";
-import { BatchError, PipelineError } from "../../core/errors.ts";
-import { memoryPipeline, rejectingTransform } from "../../core/memory.ts";
-import { runPipeline } from "../../core/runner.ts";
-import { testContext } from "../../core/testing.ts";
 import {
   type Batch,
+  BatchError,
   type ComponentContext,
   type Cursor,
   END_OF_INPUT,
   type Message,
+  PipelineError,
   type Reject,
+  runPipeline,
   type Source,
   type SourceContext,
-} from "../../core/types.ts";
+} from "../../mod.ts";
+import { memoryPipeline, rejectingTransform, testContext } from "../../testing.ts";
 import { configSchema } from "./config.ts";
 import { DEAD_LETTER_STREAM } from "./dead_letters.ts";
 import { PostgresSink } from "./sink.ts";

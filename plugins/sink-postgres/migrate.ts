@@ -7,7 +7,7 @@
 import type { Logger } from "@logtape/logtape";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PipelineError } from "../../core/errors.ts";
+import { PipelineError } from "../../mod.ts";
 import { isTransientError, statementFailure } from "./classify.ts";
 import type { Queryable } from "./database.ts";
 import {

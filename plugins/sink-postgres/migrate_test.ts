@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import pg from "pg";
-import { PipelineError } from "../../core/errors.ts";
+import { PipelineError } from "../../mod.ts";
 import { migrate } from "./connect.ts";
 import { contextFor, scratchDatabase } from "./testing.ts";
 import { configSchema } from "./config.ts";

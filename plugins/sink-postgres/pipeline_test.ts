@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { memoryPipeline, type MemorySource, memorySource } from "../../core/memory.ts";
-import { runPipeline } from "../../core/runner.ts";
-import type { Message } from "../../core/types.ts";
+import { memoryPipeline, type MemorySource, memorySource } from "../../testing.ts";
+import { type Message, runPipeline } from "../../mod.ts";
 import { configSchema } from "./config.ts";
 import { PostgresSink } from "./sink.ts";
 import { type Scratch, scratch } from "./testing.ts";

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { definePlugin, type Plugin } from "../../core/plugin.ts";
+import { definePlugin, type Plugin } from "../../mod.ts";
 import { configSchema, example, stepConfigSchema, stepExample } from "./config.ts";
 import { PostgresSink } from "./sink.ts";
 import { PostgresStep } from "./step.ts";

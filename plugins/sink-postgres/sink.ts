@@ -6,17 +6,18 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { PipelineError } from "../../core/errors.ts";
-import { redact } from "../../core/redact.ts";
-import type {
-  ComponentContext,
-  Cursor,
-  DeadLetter,
-  DeadLetterFilter,
-  Sink,
-  SinkBatch,
-  Source,
-} from "../../core/types.ts";
+import {
+  type ComponentContext,
+  type Cursor,
+  type DeadLetter,
+  type DeadLetterFilter,
+  PipelineError,
+  type QueryRunner,
+  redact,
+  type Sink,
+  type SinkBatch,
+  type Source,
+} from "../../mod.ts";
 import { describeTargets } from "./catalog.ts";
 import { connectFailure, statementFailure } from "./classify.ts";
 import type { PostgresSinkConfig } from "./config.ts";
@@ -54,7 +55,7 @@ import { writeBatch, type WritePlan } from "./write.ts";
  * await sink.close();
  * ```
  */
-export class PostgresSink implements Sink {
+export class PostgresSink implements Sink, QueryRunner {
   readonly #config: PostgresSinkConfig;
   readonly #server: string;
   #plan: WritePlan | undefined;
@@ -109,6 +110,27 @@ export class PostgresSink implements Sink {
     await writeBatch(this.#connected(), batch, signal);
   }
 
+  /** It answers queries in PostgreSQL's SQL: it can be a pipeline's `warehouse`. */
+  readonly dialect = "postgres";
+
+  /**
+   * Runs one statement on the pool, in a transaction of its own, outside any batch's: what a
+   * check measures with. Parameters are `$1`, `$2`…; `statementTimeoutMs` bounds it.
+   */
+  async query<R = Record<string, unknown>>(
+    sql: string,
+    params: readonly unknown[],
+    signal: AbortSignal,
+  ): Promise<R[]> {
+    signal.throwIfAborted();
+    const { db } = this.#connected();
+    try {
+      return (await db.query<R>(sql, [...params])).rows;
+    } catch (error) {
+      throw statementFailure(error, "A query", this.#server);
+    }
+  }
+
   /** The positions this run's batches (live, or a rerun's) brought each partition to. */
   async loadCursors(): Promise<Cursor[]> {
     const { db, positions } = this.#connected();
@@ -146,7 +168,7 @@ export class PostgresSink implements Sink {
    *
    * @example
    * ```ts ignore
-   * import { runPipeline } from "../../core/runner.ts";
+   * import { runPipeline } from "../../mod.ts";
    *
    * const replay = { ...pipeline, source: { name: "dead-letters", component: sink.replayDeadLetters({}) } };
    * await runPipeline(replay, { mode: "batch", parts: { load: true, checks: false } });

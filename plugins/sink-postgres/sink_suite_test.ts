@@ -1,4 +1,5 @@
-import { sinkSuite } from "../../core/testing.ts";
+import type { DeadLetter, Reject } from "../../mod.ts";
+import { sinkSuite } from "../../testing.ts";
 import { scratch } from "./testing.ts";
 
 interface Item {
@@ -16,6 +17,8 @@ sinkSuite<Item>({
     return {
       sink,
       stored: () => db.query<Item>(`SELECT id, label FROM ${table}`),
+      storedRejects: async () =>
+        (await sink.listDeadLetters({}, new AbortController().signal)).map(asReject),
       [Symbol.asyncDispose]: () => db[Symbol.asyncDispose](),
     };
   },
@@ -23,3 +26,14 @@ sinkSuite<Item>({
   poison: (n) => ({ id: n, label: null }),
   idempotent: true,
 });
+
+/** A dead letter as the reject it was: its payload parsed back when it was stored as JSON. */
+function asReject(letter: DeadLetter): Reject {
+  let payload: unknown = letter.payload;
+  try {
+    payload = letter.payload === null ? null : JSON.parse(letter.payload);
+  } catch {
+    // Stored as the text it was.
+  }
+  return { payload, reason: letter.reason, stage: letter.stage, origin: letter.origin };
+}

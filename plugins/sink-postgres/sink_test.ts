@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConnectionError, PipelineError } from "../../core/errors.ts";
+import { ConnectionError, PipelineError } from "../../mod.ts";
 import { serverOf } from "./database.ts";
 import { configSchema } from "./config.ts";
 import { PostgresSink } from "./sink.ts";

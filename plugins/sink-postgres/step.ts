@@ -4,8 +4,14 @@
  *
  * @module
  */
-import { BadRequest, PipelineError } from "../../core/errors.ts";
-import type { ComponentContext, Step, StepResult, StepScope } from "../../core/types.ts";
+import {
+  BadRequest,
+  type ComponentContext,
+  PipelineError,
+  type Step,
+  type StepResult,
+  type StepScope,
+} from "../../mod.ts";
 import { statementFailure } from "./classify.ts";
 import type { PostgresStepConfig } from "./config.ts";
 import { connectDatabase, migrateFor } from "./connect.ts";

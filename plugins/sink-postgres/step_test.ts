@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BadRequest } from "../../core/errors.ts";
+import { BadRequest } from "../../mod.ts";
 import { stepConfigSchema } from "./config.ts";
 import { PostgresStep } from "./step.ts";
 import { contextFor, scratch } from "./testing.ts";

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { requiredEnv, testContext } from "../../core/testing.ts";
+import { requiredEnv, testContext } from "../../testing.ts";
 import pg from "pg";
-import type { ComponentContext } from "../../core/types.ts";
+import type { ComponentContext } from "../../mod.ts";
 import { configSchema } from "./config.ts";
 import { PostgresSink } from "./sink.ts";
 import { identifier } from "./sql.ts";

@@ -5,8 +5,14 @@
  *
  * @module
  */
-import { BatchError, PipelineError } from "../../core/errors.ts";
-import type { Cursor, Message, Reject, SinkBatch } from "../../core/types.ts";
+import {
+  BatchError,
+  type Cursor,
+  type Message,
+  PipelineError,
+  type Reject,
+  type SinkBatch,
+} from "../../mod.ts";
 import type { Column, Target } from "./catalog.ts";
 import { isBrokenConnection, isRecordError, sqlState, statementFailure } from "./classify.ts";
 import type { Database, Session } from "./database.ts";

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import pg from "pg";
-import { BatchError, PipelineError } from "../../core/errors.ts";
-import type { Message, SinkBatch } from "../../core/types.ts";
+import { BatchError, type Message, PipelineError, type SinkBatch } from "../../mod.ts";
 import { type Scratch, scratch } from "./testing.ts";
 
 interface Snapshot {

@@ -18,7 +18,11 @@ import fc from "fast-check";
 import { testContext } from "../../core/testing.ts";
 import { type Message, type Reject } from "../../core/types.ts";
 import { normalizeStation, type VelibSource, velibSource } from "../../plugins/source-velib/mod.ts";
-import { type StationSnapshot, stationSnapshotSchema } from "../../contracts/mod.ts";
+import {
+  type StationSnapshot,
+  stationSnapshotRecordSchema,
+  stationSnapshotSchema,
+} from "../../contracts/mod.ts";
 import { enrich, enrichedSnapshotSchema } from "../../plugins/transform-enrich/mod.ts";
 import { drillSeed, recordDrill } from "./report.ts";
 
@@ -41,7 +45,7 @@ const SYNTHETIC_API_RECORD: Record<string, unknown> = {
 };
 
 const API_FIELDS = Object.keys(SYNTHETIC_API_RECORD);
-const SNAPSHOT_FIELDS = Object.keys(stationSnapshotSchema.shape);
+const SNAPSHOT_FIELDS = Object.keys(stationSnapshotRecordSchema.shape);
 
 /** Keys that reach for an object's prototype, or shadow its methods. */
 const POLLUTING_KEYS = [
@@ -248,7 +252,7 @@ const FUZZ_RUNS = 500;
 
 Deno.test("fuzz: every API record normalizes to a snapshot that enrich accepts, or is rejected with a reason", async () => {
   const seed = drillSeed();
-  const transform = enrich({}).create({});
+  const transform = enrich({}).build({});
   let records = 0;
   let snapshots = 0;
   let rejects = 0;
@@ -304,7 +308,7 @@ Deno.test("fuzz: the Vélib' source turns every record of a snapshot into one st
       const source = velibSource({
         baseUrl: `http://127.0.0.1:${server.addr.port}/synthetic-dataset`,
         fetch: "exports",
-      }).create({}) as VelibSource;
+      }).build({}) as VelibSource;
       const signal = new AbortController().signal;
       await source.connect!({
         ...testContext("fuzz", { signal }),
@@ -351,7 +355,7 @@ Deno.test("fuzz: the Vélib' source turns every record of a snapshot into one st
 
 Deno.test("fuzz: enrich passes each valid snapshot on and rejects everything else with a reason, each record once and in order", async () => {
   const seed = drillSeed();
-  const transform = enrich({}).create({});
+  const transform = enrich({}).build({});
   let records = 0;
   let rejected = 0;
   let rowsOut = 0;

@@ -93,7 +93,7 @@ export async function startDrillBroker(): Promise<DrillBroker> {
     },
     async readTopic(topic) {
       const sink = memorySink();
-      const source = kafkaSource({ brokers, topic, groupId: uniqueName("read-back") }).create({});
+      const source = kafkaSource({ brokers, topic, groupId: uniqueName("read-back") }).build({});
       const result = await runPipeline(memoryPipeline({ source, sinks: [sink] }), {
         mode: "batch",
       });

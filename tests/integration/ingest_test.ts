@@ -24,7 +24,7 @@ const ingestOnce = (replay: ReplayServer) =>
 
 /** A Kafka sink to a topic of the test's own, keyed as ingest keys. */
 const stationsSink = (topic: string) =>
-  kafkaSink({ brokers: brokers(), topic, key: "station_code" }).create({});
+  kafkaSink({ brokers: brokers(), topic, key: "station_code" }).build({});
 
 /** Checks one published cycle: every station once, keyed by its code, valid, one collected_at. */
 function assertOneFullCycle(messages: Message[]): void {
@@ -76,7 +76,7 @@ Deno.test("ingest creates velib-stations with its partitions and a 24 h / 1 GiB 
 Deno.test("the paginated path publishes the same 1,471 stations", () =>
   withReplayServer(async (replay) => {
     const topic = uniqueName("velib-paged");
-    const source = velibSource({ baseUrl: replay.baseUrl, fetch: "records" }).create({});
+    const source = velibSource({ baseUrl: replay.baseUrl, fetch: "records" }).build({});
     const pipeline = memoryPipeline({ source, sinks: [stationsSink(topic)] });
     const result = await runPipeline(pipeline, { mode: "batch" });
     assert.equal(result.exitCode, 0, JSON.stringify(result.error));
@@ -100,7 +100,7 @@ Deno.test("each API fault fails only its cycle: nothing is published, the next c
       fetch: "records",
       intervalMs: 300,
       timeoutMs: 500,
-    }).create({}) as VelibSource;
+    }).build({}) as VelibSource;
     // Fault i goes to the cycle after the i-th clean one: fail, recover, fail, recover…
     let injected = 1;
     replay.injectFault(faults[0]);

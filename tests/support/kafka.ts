@@ -23,7 +23,7 @@ export async function readTopic(topic: string): Promise<Message[]> {
     brokers: requiredEnv("KAFKA_BROKERS", "a Kafka broker"),
     topic,
     groupId: uniqueName("read-back"),
-  }).create({});
+  }).build({});
   const result = await runPipeline(memoryPipeline({ source, sinks: [sink] }), { mode: "batch" });
   if (result.exitCode !== 0) {
     throw new Error(`Could not read ${topic} back: ${result.error?.message}`);

@@ -4,7 +4,7 @@
  * @module
  */
 import { z } from "zod";
-import { defineConfig, definePlugin, memorySink, sleep } from "../../mod.ts";
+import { defineConfig, definePlugin, memorySink, memorySinkPlugin, sleep } from "../../mod.ts";
 import { syntheticSource } from "./synthetic.ts";
 
 const slowSink = definePlugin({
@@ -25,7 +25,7 @@ const slowSink = definePlugin({
   },
 });
 
-const quick = slowSink({ delayMs: 0 });
+const quick = memorySinkPlugin({ label: "what quick writes" });
 const slow = slowSink({ delayMs: 60_000 });
 
 export default defineConfig({
