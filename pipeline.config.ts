@@ -29,10 +29,13 @@ const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 const HOUR_MS = 3_600_000;
 const GIB = 1024 ** 3;
 const LOCAL_BROKER = "localhost:9092";
+/** How the pipelines name themselves to the brokers, in their logs, quotas and ACLs. */
+const CLIENT_ID = "velib-pipeline";
 
 /** One message per station and cycle, keyed by station code; Kafka keeps a day of them. */
 const stations = kafkaSink({
   brokers: LOCAL_BROKER,
+  clientId: CLIENT_ID,
   topic: "velib-stations",
   key: "station_code",
   compression: "gzip",
@@ -60,12 +63,17 @@ const warehouse = {
  */
 const snapshots = postgresSink({
   ...warehouse,
+  // A station is its system and its code: two systems may use the same codes.
   writes: [
-    { table: "raw.station_snapshots", mode: "insert", key: ["station_code", "collected_at"] },
+    {
+      table: "raw.station_snapshots",
+      mode: "insert",
+      key: ["system_id", "station_code", "collected_at"],
+    },
     {
       table: "mart.station_latest",
       mode: "upsert",
-      key: ["station_code"],
+      key: ["system_id", "station_code"],
       newerThan: "collected_at",
     },
   ],
@@ -106,7 +114,47 @@ const summary = {
   "top-empty": postgresStep({ ...warehouse, query: here("sql/analysis/top_empty.sql") }),
 };
 
-/** A check of the default set: its query is `sql/checks/<name>.sql`. */
+/** A ranking of stations for the summary: the first five rows of a step of `summary`. */
+const ranking = (step: string, title: string, minutes: string) => ({
+  step,
+  title: `${title}:`,
+  row: [`  {rank:2}. {station_name} ({station_code}) {${minutes}:rounded} min`],
+  limit: 5,
+  empty: "  none yet: the minutes come from the spacing of snapshots, so it takes two cycles.",
+});
+
+/** What `deno task pipeline run` prints after `local`: the network now, from `summary`. */
+const networkReport = {
+  timeZone: TIME_ZONE,
+  sections: [
+    {
+      step: "overview",
+      row: [
+        "Vélib' Métropole, as of {as_of:time} (Paris time)",
+        "  stations   {stations:number}: {in_service:number} in service, {closed:number} closed, " +
+        "{out_of_service:number} out of service",
+        "  bikes      {bikes:number}: {mechanical:number} mechanical, {electric:number} " +
+        "electric; {docks:number} free docks",
+        "  empty      {empty_stations:number} stations in service have no bike",
+        "  saturated  {saturated_stations:number} stations in service have no dock",
+        "  occupancy  {avg_occupancy_rate:percent} on average",
+      ],
+      limit: 1,
+      empty: "Vélib' Métropole, no data yet",
+    },
+    ranking(
+      "top-saturated",
+      "Most often saturated (minutes without a dock, last 24 h)",
+      "minutes_saturated",
+    ),
+    ranking("top-empty", "Most often empty (minutes without a bike, last 24 h)", "minutes_empty"),
+  ],
+};
+
+/**
+ * A check of the default set: its query is `sql/checks/<name>.sql`, run on the pipeline's
+ * `warehouse`, where it records its result.
+ */
 const check = (
   name: string,
   severity: "info" | "warn" | "error",
@@ -114,7 +162,6 @@ const check = (
   description: string,
 ) =>
   qualityCheck({
-    ...warehouse,
     name,
     severity,
     threshold,
@@ -140,11 +187,14 @@ const checks = [
 /** Records the API sent that could not be normalized, with the reason; kept a week. */
 const rejectedStations = kafkaSink({
   brokers: LOCAL_BROKER,
+  clientId: CLIENT_ID,
   topic: "velib-stations-rejected",
   createTopic: { partitions: 1, configs: { "retention.ms": String(7 * 24 * HOUR_MS) } },
 });
 
 export default defineConfig({
+  // `deno task pipeline run` with no name: the main job, on the embedded default.
+  run: { pipeline: "local" },
   pipelines: {
     ingest: {
       description:
@@ -160,6 +210,7 @@ export default defineConfig({
         "refreshes the gold tables.",
       source: kafkaSource({
         brokers: LOCAL_BROKER,
+        clientId: CLIENT_ID,
         topic: "velib-stations",
         groupId: "velib-warehouse",
         // A rerun's window is by collection time, the time every table is keyed on.
@@ -169,6 +220,7 @@ export default defineConfig({
       sinks: [snapshots],
       deadLetter: snapshots,
       steps: gold,
+      warehouse: snapshots,
       checks,
     },
     local: {
@@ -179,7 +231,9 @@ export default defineConfig({
       sinks: [snapshots],
       deadLetter: snapshots,
       steps: { ...gold, ...summary },
+      warehouse: snapshots,
       checks,
+      report: networkReport,
     },
   },
   reruns: {

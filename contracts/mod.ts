@@ -6,10 +6,18 @@
  * import { stationSnapshotSchema } from "./mod.ts";
  * import assert from "node:assert/strict";
  *
- * assert.equal(stationSnapshotSchema.shape.schema_version.value, 1);
+ * assert.equal(stationSnapshotSchema.safeParse({ schema_version: 3 }).success, false);
  * ```
  *
  * @module
  */
-export { stationSnapshotSchema } from "./station_snapshot.ts";
+export {
+  DEFAULT_SYSTEM_ID,
+  normalizeSystemId,
+  SCHEMA_VERSION,
+  stationSnapshotRecordSchema,
+  stationSnapshotSchema,
+  SYSTEM_ID_PATTERN,
+  systemIdSchema,
+} from "./station_snapshot.ts";
 export type { StationSnapshot } from "./station_snapshot.ts";

@@ -5,8 +5,7 @@
  * @module
  */
 import { z } from "zod";
-import { PipelineError, type PipelineErrorOptions } from "../../core/errors.ts";
-import { sleep } from "../../core/retry.ts";
+import { PipelineError, type PipelineErrorOptions, sleep } from "../../mod.ts";
 import type { VelibSourceConfig } from "./config.ts";
 
 /** The most records `/records` returns per request. */

@@ -5,14 +5,19 @@
  * @module
  */
 import { z } from "zod";
-import { type StationSnapshot, stationSnapshotSchema } from "../../contracts/mod.ts";
+import {
+  DEFAULT_SYSTEM_ID,
+  SCHEMA_VERSION,
+  type StationSnapshot,
+  stationSnapshotSchema,
+} from "../../contracts/mod.ts";
 
 /** The snapshot made from one record, or why the record was rejected. */
 export type NormalizedStation =
   | { ok: true; snapshot: StationSnapshot }
   | { ok: false; reason: string };
 
-type SourcedField = Exclude<keyof StationSnapshot, "schema_version" | "collected_at">;
+type SourcedField = Exclude<keyof StationSnapshot, "schema_version" | "system_id" | "collected_at">;
 
 // Where each snapshot field comes from, and what that field must hold: a reject names the
 // record's field, which is what a person compares with the API's response.
@@ -94,7 +99,9 @@ export function normalizeStation(raw: unknown, collectedAt: Date): NormalizedSta
   const geo = isObject(raw.coordonnees_geo) ? raw.coordonnees_geo : {};
   const code = raw.stationcode;
   const candidate = {
-    schema_version: 1,
+    schema_version: SCHEMA_VERSION,
+    // Vélib' Métropole is the system every version-1 snapshot belonged to.
+    system_id: DEFAULT_SYSTEM_ID,
     station_code: Number.isInteger(code) ? String(code) : code,
     station_name: raw.name,
     bikes_available: raw.numbikesavailable,
@@ -139,7 +146,7 @@ export interface DedupedStations {
  *
  * // Synthetic snapshots; only the fields that matter here differ.
  * const base = {
- *   schema_version: 1, station_name: "Synthetic station", bikes_available: 1,
+ *   schema_version: 2, system_id: "velib", station_name: "Synthetic station", bikes_available: 1,
  *   mechanical_bikes: 1, electric_bikes: 0, docks_available: 9, capacity: 10,
  *   is_installed: true, is_renting: true, is_returning: true, latitude: 48.85,
  *   longitude: 2.35, commune: null, code_insee: null, collected_at: "2024-05-28T20:07:00.000Z",
@@ -181,7 +188,7 @@ function utcInstant(value: unknown): string | null {
 }
 
 function describeIssue(issue: z.core.$ZodIssue, raw: Record<string, unknown>): string {
-  // Only sourced fields can fail: schema_version and collected_at are set here.
+  // Only sourced fields can fail: schema_version, system_id and collected_at are set here.
   const source = SOURCES[issue.path[0] as SourcedField];
   if (source.field.startsWith("coordonnees_geo.") && !isObject(raw.coordonnees_geo)) {
     return describeValue("coordonnees_geo", raw.coordonnees_geo, "an object with lat and lon");

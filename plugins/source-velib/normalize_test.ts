@@ -31,7 +31,8 @@ function reasonFor(record: unknown): string {
 
 Deno.test("normalizeStation maps every field of a real record", () => {
   assert.deepEqual(snapshotOf(first), {
-    schema_version: 1,
+    schema_version: 2,
+    system_id: "velib",
     station_code: first.stationcode,
     station_name: first.name,
     bikes_available: first.numbikesavailable,

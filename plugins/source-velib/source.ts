@@ -3,18 +3,19 @@
  *
  * @module
  */
-import { literal } from "../../core/log.ts";
-import { ConnectionError, describeError } from "../../core/errors.ts";
-import { definePlugin } from "../../core/plugin.ts";
-import { sleep } from "../../core/retry.ts";
 import {
   type Batch,
+  ConnectionError,
+  definePlugin,
+  describeError,
   END_OF_INPUT,
   type EndOfInput,
+  literal,
   type Reject,
+  sleep,
   type Source,
   type SourceContext,
-} from "../../core/types.ts";
+} from "../../mod.ts";
 import { configSchema, example, type VelibSourceConfig } from "./config.ts";
 import { countStations, CycleError, displayUrl, fetchStations } from "./http.ts";
 import type { StationSnapshot } from "../../contracts/mod.ts";

@@ -2,10 +2,14 @@
 // with in-memory sinks: no Kafka, no network beyond 127.0.0.1.
 import assert from "node:assert/strict";
 import { configure, type LogRecord } from "@logtape/logtape";
-import { ConnectionError, ShutdownRequested } from "../../core/errors.ts";
-import { memoryPipeline, type MemorySink, memorySink } from "../../core/memory.ts";
-import { runPipeline } from "../../core/runner.ts";
-import type { RunMode, RunResult } from "../../core/types.ts";
+import {
+  ConnectionError,
+  type RunMode,
+  runPipeline,
+  type RunResult,
+  ShutdownRequested,
+} from "../../mod.ts";
+import { memoryPipeline, type MemorySink, memorySink } from "../../testing.ts";
 import { EXPLORE_EXPORTS_CAPTURE, readCapture } from "../../tests/support/fixtures.ts";
 import { type ReplayFault, withReplayServer } from "../../tests/support/velib_replay.ts";
 import { configSchema } from "./config.ts";

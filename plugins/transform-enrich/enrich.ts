@@ -1,13 +1,18 @@
 /**
- * Station snapshots made ready for analysis: each value is checked against the snapshot schema of
- * the Vélib' source, then given its occupancy rate and a service status. The functions are pure;
- * the transform applies them one record at a time and turns every failure into a reject.
+ * Station snapshots made ready for analysis: each value is checked against the station snapshot
+ * contract (either version; a version-1 one gets the `velib` system), then given its occupancy
+ * rate and a service status. The functions are pure; the transform applies them one record at a
+ * time and turns every failure into a reject.
  *
  * @module
  */
 import { z } from "zod";
-import type { Reject, Transform, TransformResult } from "../../core/types.ts";
-import { type StationSnapshot, stationSnapshotSchema } from "../../contracts/mod.ts";
+import type { Reject, Transform, TransformResult } from "../../mod.ts";
+import {
+  type StationSnapshot,
+  stationSnapshotRecordSchema,
+  stationSnapshotSchema,
+} from "../../contracts/mod.ts";
 
 /** How rejects name this transform. */
 const STAGE = "transform enrich";
@@ -40,7 +45,7 @@ export type StationStatus = z.infer<typeof stationStatusSchema>;
 
 /**
  * A station snapshot with its occupancy rate and service status: the value of every message
- * `enrich` passes on. It is the snapshot schema of the Vélib' source, extended.
+ * `enrich` passes on. It is the snapshot contract's record, extended.
  *
  * @example A synthetic enriched snapshot
  * ```ts
@@ -49,7 +54,8 @@ export type StationStatus = z.infer<typeof stationStatusSchema>;
  *
  * // Synthetic values, not a real station.
  * const enriched = enrichedSnapshotSchema.parse({
- *   schema_version: 1,
+ *   schema_version: 2,
+ *   system_id: "synthetic",
  *   station_code: "99001_synthetic",
  *   station_name: "Synthetic station",
  *   bikes_available: 30,
@@ -73,7 +79,7 @@ export type StationStatus = z.infer<typeof stationStatusSchema>;
  * assert.equal(enrichedSnapshotSchema.safeParse({ ...enriched, station_status: "open" }).success, false);
  * ```
  */
-export const enrichedSnapshotSchema = stationSnapshotSchema.extend({
+export const enrichedSnapshotSchema = stationSnapshotRecordSchema.extend({
   /** `bikes_available / capacity` to 4 decimals; above 1 when the station reports more bikes than docks; null when `capacity` is 0. */
   occupancy_rate: z.number().min(0).nullable(),
   /** Whether the station can be used; see {@linkcode stationStatus}. */
@@ -135,7 +141,7 @@ export function stationStatus(
 }
 
 /**
- * Checks that `value` is a station snapshot, with the snapshot schema of the Vélib' source. A
+ * Checks that `value` is a station snapshot of either version, with the contract's schema. A
  * value that is not one comes back with a one-line reason that lists every problem, naming each
  * field and the value it had (quoted values are cut to 80 characters). It throws only when
  * reading the value throws (a getter, a proxy), which a parsed JSON value never does.
@@ -186,8 +192,8 @@ export function validateSnapshot(value: unknown): SnapshotCheck {
  *
  * // Synthetic values, not a real station.
  * const enriched = enrichSnapshot({
- *   schema_version: 1, station_code: "99001_synthetic", station_name: "Synthetic station",
- *   bikes_available: 0, mechanical_bikes: 0, electric_bikes: 0, docks_available: 0,
+ *   schema_version: 2, system_id: "synthetic", station_code: "99001_synthetic",
+ *   station_name: "Synthetic station", bikes_available: 0, mechanical_bikes: 0, electric_bikes: 0, docks_available: 0,
  *   capacity: 0, is_installed: true, is_renting: false, is_returning: false, latitude: 48.85,
  *   longitude: 2.35, last_reported: null, commune: "Paris", code_insee: null,
  *   collected_at: "2024-05-28T20:07:00.000Z",
@@ -283,6 +289,11 @@ function describeIssue(issue: z.core.$ZodIssue, record: Record<PropertyKey, unkn
       ? `station_code must be at most ${issue.maximum} characters, got ${show(value)}`
       : `station_code must be a non-empty string, got ${show(value)}`;
   }
+  if (field === "system_id") {
+    return issue.code === "custom"
+      ? `${field}: ${issue.message}, received ${received(value)}`
+      : `system_id must be 1 to 64 lowercase letters, digits, _ or -, got ${show(value)}`;
+  }
   if (COUNTS.has(key)) return `${field} must be a non-negative integer, got ${show(value)}`;
   return `${field}: ${expectation(issue, field)}, received ${received(value)}`;
 }
@@ -291,7 +302,7 @@ function describeIssue(issue: z.core.$ZodIssue, record: Record<PropertyKey, unkn
 function expectation(issue: z.core.$ZodIssue, field: string): string {
   switch (issue.code) {
     case "invalid_type": {
-      const shape: Record<string, z.ZodType> = stationSnapshotSchema.shape;
+      const shape: Record<string, z.ZodType> = stationSnapshotRecordSchema.shape;
       const nullable = shape[field]?.safeParse(null).success === true;
       return `expected ${issue.expected}${nullable ? " or null" : ""}`;
     }

@@ -1,9 +1,8 @@
 // Synthetic records are labelled as such (codes ending in `_synthetic`); the one real-data test
 // reads the 2024-05-28 capture in place and normalizes it as the Vélib' source does.
 import assert from "node:assert/strict";
-import type { Message, Reject, TransformResult } from "../../core/types.ts";
-import { EXPLORE_EXPORTS_CAPTURE, readCapture } from "../../tests/support/fixtures.ts";
-import { dedupeStations, normalizeStation } from "../source-velib/mod.ts";
+import type { Message, Reject, TransformResult } from "../../mod.ts";
+import { captureSnapshots } from "../../tests/support/fixtures.ts";
 import { type StationSnapshot } from "../../contracts/mod.ts";
 import {
   enrich,
@@ -15,7 +14,8 @@ import {
 
 /** A valid snapshot with synthetic values, not a real station. */
 const SYNTHETIC: StationSnapshot = {
-  schema_version: 1,
+  schema_version: 2,
+  system_id: "synthetic",
   station_code: "99001_synthetic",
   station_name: "Synthetic station",
   bikes_available: 8,
@@ -71,6 +71,32 @@ Deno.test("enrich passes a valid snapshot on with occupancy_rate and station_sta
     value: { ...SYNTHETIC, occupancy_rate: 0.4, station_status: "en_service" },
     origin: origin(7),
   }]);
+});
+
+Deno.test("enrich reads a version-1 snapshot, which has no system_id, as one of the velib system", async () => {
+  const { system_id: _, ...fields } = SYNTHETIC;
+  const enriched = await enrichedOf({ ...fields, schema_version: 1 });
+  assert.equal(enriched.schema_version, 1);
+  assert.equal(enriched.system_id, "velib");
+  assert.deepEqual(Object.keys(enriched).slice(0, 3), [
+    "schema_version",
+    "system_id",
+    "station_code",
+  ]);
+});
+
+Deno.test("enrich rejects a version-2 snapshot without a valid system_id, and a version-1 one that has one", async () => {
+  const { system_id: _, ...withoutSystem } = SYNTHETIC;
+  assert.equal(await reasonFor(withoutSystem), "system_id is missing");
+  assert.equal(
+    await reasonFor({ ...SYNTHETIC, system_id: "Synthetic System" }),
+    'system_id must be 1 to 64 lowercase letters, digits, _ or -, got "Synthetic System"',
+  );
+  assert.equal(
+    await reasonFor({ ...SYNTHETIC, schema_version: 1 }),
+    "system_id: a version-1 snapshot has no system_id; version 2 carries it, " +
+      'received string "synthetic"',
+  );
 });
 
 Deno.test("enrich rejects a record without station_code, with the reason", async () => {
@@ -163,7 +189,7 @@ Deno.test("enrich keeps a station with more bikes than capacity, with a rate abo
 Deno.test("enrich lists every other schema violation in one reason as field: message", async () => {
   const reason = await reasonFor({
     ...SYNTHETIC,
-    schema_version: 2,
+    schema_version: 3,
     is_installed: "true",
     latitude: 100,
     last_reported: "yesterday",
@@ -172,7 +198,7 @@ Deno.test("enrich lists every other schema violation in one reason as field: mes
   });
   assert.equal(
     reason,
-    "schema_version: expected 1, received number 2; " +
+    "schema_version: expected 1 or 2, received number 3; " +
       'is_installed: expected boolean, received string "true"; ' +
       "latitude: expected at most 90, received number 100; " +
       "last_reported: expected an ISO-8601 UTC date-time such as 2024-05-28T20:07:00.000Z, " +
@@ -212,7 +238,7 @@ Deno.test("enrich rejects unknown fields, naming them", async () => {
 Deno.test("enrich rejects values that are not objects: null, an array, a string, a number", async () => {
   const cases: Array<[unknown, string]> = [
     [null, "the snapshot must be a JSON object, got null"],
-    [[SYNTHETIC], `the snapshot must be a JSON object, got array [{"schema_version":1,`],
+    [[SYNTHETIC], `the snapshot must be a JSON object, got array [{"schema_version":2,`],
     ["99001_synthetic", 'the snapshot must be a JSON object, got string "99001_synthetic"'],
     [42, "the snapshot must be a JSON object, got number 42"],
     [undefined, "the snapshot must be a JSON object, got undefined"],
@@ -372,17 +398,8 @@ Deno.test("occupancyRate keeps rates above 1", () => {
   assert.equal(occupancyRate({ bikes_available: 7, capacity: 3 }), 2.3333);
 });
 
-/** The 2024-05-28 capture, normalized and deduplicated as the Vélib' source does. */
-async function captureSnapshots(): Promise<StationSnapshot[]> {
-  const records = await readCapture(EXPLORE_EXPORTS_CAPTURE) as unknown[];
-  const collectedAt = new Date("2024-05-28T20:07:00Z");
-  const snapshots = records.map((record) => {
-    const result = normalizeStation(record, collectedAt);
-    assert.ok(result.ok, result.ok ? "" : result.reason);
-    return result.snapshot;
-  });
-  return dedupeStations(snapshots).stations;
-}
+/** When the real-data tests say the capture was collected. */
+const CAPTURED_AT = new Date("2024-05-28T20:07:00Z");
 
 function countBy<T>(items: readonly T[], keyOf: (item: T) => string): Record<string, number> {
   const counts: Record<string, number> = {};
@@ -391,7 +408,7 @@ function countBy<T>(items: readonly T[], keyOf: (item: T) => string): Record<str
 }
 
 Deno.test("enrich passes every station of the 2024-05-28 capture, statuses matching their flags", async () => {
-  const snapshots = await captureSnapshots();
+  const snapshots = await captureSnapshots(CAPTURED_AT);
   const { messages, rejects } = await run(
     snapshots.map((value) => ({ key: value.station_code, value })),
   );
@@ -416,7 +433,7 @@ Deno.test("enrich passes every station of the 2024-05-28 capture, statuses match
 });
 
 Deno.test("every station enrich passes on from the capture parses with enrichedSnapshotSchema", async () => {
-  const snapshots = await captureSnapshots();
+  const snapshots = await captureSnapshots(CAPTURED_AT);
   const { messages } = await run(snapshots.map((value) => ({ value })));
   for (const { value } of messages) {
     const parsed = enrichedSnapshotSchema.safeParse(value);

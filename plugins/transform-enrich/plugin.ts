@@ -3,13 +3,12 @@
  *
  * @module
  */
-import { definePlugin, type Plugin } from "../../core/plugin.ts";
-import type { Transform } from "../../core/types.ts";
+import { definePlugin, type Plugin, type Transform } from "../../mod.ts";
 import { configSchema, example } from "./config.ts";
 import { createEnrichTransform, type EnrichedSnapshot } from "./enrich.ts";
 
 /**
- * Checks each station snapshot against the Vélib' source's schema and adds its occupancy rate and
+ * Checks each station snapshot against the snapshot contract and adds its occupancy rate and
  * service status; a value that is not a valid snapshot becomes a reject with the reason. It has
  * no options: configure it as `enrich({})`.
  *

@@ -1,5 +1,5 @@
--- The network day by day over the last 30 days of data (the 30 local days up to the latest
--- one in mart.daily_station_stats).
+-- Each system's network day by day over the last 30 days of data (the 30 local days up to the
+-- latest one in mart.daily_station_stats, whatever the system).
 --
 -- Per day: stations that reported; bikes, mechanical, electric and docks are the network's
 -- average availability over the day (the sum of the stations' daily averages, rounded);
@@ -9,6 +9,7 @@ WITH latest AS (
   SELECT max(day) AS day FROM mart.daily_station_stats
 )
 SELECT
+  d.system_id,
   d.day,
   count(*)::int AS stations,
   round(sum(d.avg_bikes))::int AS bikes,
@@ -21,5 +22,5 @@ SELECT
 FROM mart.daily_station_stats AS d
 CROSS JOIN latest
 WHERE d.day > latest.day - 30
-GROUP BY d.day
-ORDER BY d.day;
+GROUP BY d.system_id, d.day
+ORDER BY d.system_id, d.day;

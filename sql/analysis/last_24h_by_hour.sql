@@ -1,6 +1,6 @@
--- The network hour by hour over the last 24 hours of data: the 24 local hours up to the
--- latest one in mart.hourly_station_stats (data time, not now(), so a pause in the feed or a
--- replay still shows a full day).
+-- Each system's network hour by hour over the last 24 hours of data: the 24 local hours up to
+-- the latest one in mart.hourly_station_stats, whatever the system (data time, not now(), so a
+-- pause in the feed or a replay still shows a full day).
 --
 -- Per hour: stations that reported; bikes, mechanical, electric and docks are the network's
 -- average availability during the hour (the sum of the stations' hourly averages, rounded);
@@ -11,6 +11,7 @@ WITH latest AS (
   SELECT max(bucket_start) AS bucket_start FROM mart.hourly_station_stats
 )
 SELECT
+  h.system_id,
   h.bucket_local AS hour_local,
   h.bucket_start,
   count(*)::int AS stations,
@@ -24,5 +25,5 @@ SELECT
 FROM mart.hourly_station_stats AS h
 CROSS JOIN latest
 WHERE h.bucket_start > latest.bucket_start - interval '24 hours'
-GROUP BY h.bucket_start, h.bucket_local
-ORDER BY h.bucket_start;
+GROUP BY h.system_id, h.bucket_start, h.bucket_local
+ORDER BY h.system_id, h.bucket_start;

@@ -1,5 +1,5 @@
--- Seconds since the newest snapshot was collected. No snapshot at all counts as stale for
--- ever (a billion seconds), so an empty warehouse fails too.
+-- Seconds since the newest snapshot was collected, of any system. No snapshot at all counts as
+-- stale for ever (a billion seconds), so an empty warehouse fails too.
 SELECT
   coalesce(extract(epoch FROM now() - max(collected_at)), 1e9)::float8 AS observed,
   CASE WHEN max(collected_at) IS NULL THEN 'no snapshot loaded yet'

@@ -1,24 +1,34 @@
--- How many percent fewer stations the newest cycle has than the median cycle of the hour of
--- data before it (0 when it has as many or more, or when there is no earlier cycle). An hour
--- keeps the cost bounded whatever the history.
+-- How many percent fewer stations the newest cycle of a system has than the median cycle of the
+-- hour of data before it, for the system where the drop is largest (0 when every system has as
+-- many or more, or no earlier cycle). Each system is measured against its own cycles: systems
+-- of different sizes loaded side by side are not a drop. An hour of data keeps the cost
+-- bounded whatever the history; a system with nothing in that hour is not measured.
 WITH newest AS (
   SELECT max(collected_at) AS at FROM raw.station_snapshots
 ), cycles AS (
-  SELECT s.collected_at, count(*) AS stations
+  SELECT s.system_id, s.collected_at, count(*) AS stations
   FROM raw.station_snapshots AS s, newest
   WHERE s.collected_at > newest.at - interval '1 hour'
-  GROUP BY s.collected_at
+  GROUP BY s.system_id, s.collected_at
 ), latest AS (
-  SELECT stations FROM cycles ORDER BY collected_at DESC LIMIT 1
-), usual AS (
-  SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY stations) AS median
+  SELECT DISTINCT ON (system_id) system_id, collected_at, stations
   FROM cycles
-  WHERE collected_at < (SELECT at FROM newest)
+  ORDER BY system_id, collected_at DESC
+), usual AS (
+  SELECT c.system_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY c.stations) AS median
+  FROM cycles AS c
+  JOIN latest AS l ON l.system_id = c.system_id AND c.collected_at < l.collected_at
+  GROUP BY c.system_id
+), drops AS (
+  SELECT l.system_id, l.stations, t.median,
+    coalesce(greatest(0, round(((t.median - l.stations) / t.median * 100)::numeric, 2)), 0)
+      AS percent
+  FROM latest AS l
+  LEFT JOIN usual AS t ON t.system_id = l.system_id AND t.median > 0
 )
 SELECT
-  coalesce(greatest(0, round(((t.median - l.stations) / t.median * 100)::numeric, 2)), 0)::float8
-    AS observed,
-  format('%s stations in the newest cycle; trailing median %s', l.stations, t.median) AS details
-FROM (SELECT 1) AS one
-LEFT JOIN latest AS l ON true
-LEFT JOIN usual AS t ON t.median > 0;
+  coalesce(max(percent), 0)::float8 AS observed,
+  string_agg(
+    format('%s: %s stations in the newest cycle; trailing median %s', system_id, stations, median),
+    ', ' ORDER BY percent DESC, system_id) AS details
+FROM drops;

@@ -145,7 +145,7 @@ export async function publishBacklog(options: BacklogOptions): Promise<Backlog> 
     key: "station_code",
     compression: "gzip",
     createTopic: { partitions: options.partitions ?? 1 },
-  }).create({});
+  }).build({});
   const signal = new AbortController().signal;
   await sink.connect?.(testContext("backlog", { signal }));
   let newestCycle: StationSnapshot[] = [];

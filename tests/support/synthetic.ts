@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { definePlugin } from "../../core/plugin.ts";
 import { memorySource } from "../../core/memory.ts";
-import type { StationSnapshot } from "../../contracts/mod.ts";
+import { DEFAULT_SYSTEM_ID, type StationSnapshot } from "../../contracts/mod.ts";
 
 /**
  * Yields `batches` batches of `size` records `{ id, n, label }`, labelled synthetic.
@@ -37,8 +37,8 @@ export const syntheticSource = definePlugin({
 });
 
 /**
- * A synthetic station snapshot (station 99001, not a real one), collected now, with `fields`
- * overriding any of its values.
+ * A synthetic station snapshot (station 99001 of the default system, not a real station),
+ * collected now, with `fields` overriding any of its values.
  *
  * @example
  * ```ts
@@ -50,7 +50,8 @@ export const syntheticSource = definePlugin({
  */
 export function syntheticSnapshot(fields: Partial<StationSnapshot> = {}): StationSnapshot {
   return {
-    schema_version: 1,
+    schema_version: 2,
+    system_id: DEFAULT_SYSTEM_ID,
     station_code: "99001",
     station_name: "Synthetic station",
     bikes_available: 4,

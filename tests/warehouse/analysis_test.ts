@@ -75,13 +75,14 @@ function networkTotals(rows: typeof hourly | typeof daily) {
   };
 }
 
-Deno.test("network_overview.sql sums the latest snapshot of every station in one row", async () => {
+Deno.test("network_overview.sql sums the latest snapshot of every station of the system in one row", async () => {
   await using wh = await loadedWarehouse();
   const latest = cycles.at(-1)!;
   const inService = latest.filter((s) => s.station_status === "en_service");
   const total = (pick: (s: typeof latest[number]) => number) =>
     latest.reduce((sum, s) => sum + pick(s), 0);
   assert.deepEqual(await run(wh, "network_overview.sql"), [{
+    system_id: "velib",
     as_of: latest[0].collected_at,
     stations: latest.length,
     in_service: inService.length,
@@ -134,6 +135,7 @@ Deno.test("last_24h_by_hour.sql gives the network's totals for each local hour o
   const expected = [...groupBy(hourly, (r) => r.bucket_start)]
     .toSorted(([a], [b]) => a < b ? -1 : 1)
     .map(([bucket_start, rows]) => ({
+      system_id: "velib",
       hour_local: rows[0].bucket_local,
       bucket_start,
       ...networkTotals(rows),
@@ -156,6 +158,7 @@ Deno.test("mechanical_vs_electric_by_hour.sql gives the average mechanical and e
       const mechanical = rows.reduce((sum, r) => sum + units(r.avg_mechanical), 0);
       const electric = rows.reduce((sum, r) => sum + units(r.avg_electric), 0);
       return {
+        system_id: "velib",
         hour_of_day: Number(rows[0].bucket_local.slice(11, 13)),
         hours: 1,
         avg_mechanical: fixed(mechanical, 2),
@@ -184,6 +187,7 @@ Deno.test("problem_stations_7d.sql lists the stations empty, saturated or not in
       return {
         worst: Math.max(...Object.values(shares)),
         row: {
+          system_id: "velib",
           station_code,
           station_name: days.toSorted((a, b) => a.day < b.day ? 1 : -1)[0].station_name,
           snapshot_count: total,
@@ -212,7 +216,7 @@ Deno.test("daily_trend.sql gives the network's totals for each local day of data
   await using wh = await loadedWarehouse();
   const expected = [...groupBy(daily, (r) => r.day)]
     .toSorted(([a], [b]) => a < b ? -1 : 1)
-    .map(([day, rows]) => ({ day, ...networkTotals(rows) }));
+    .map(([day, rows]) => ({ system_id: "velib", day, ...networkTotals(rows) }));
   assert.deepEqual(expected.map((r) => r.day), ["2024-05-28", "2024-05-29"]);
   assert.deepEqual(await run(wh, "daily_trend.sql"), expected);
 });
@@ -224,6 +228,7 @@ Deno.test("weekday_hour_heatmap.sql gives the average occupancy per ISO weekday 
   const expected = [...groupBy(hourly, (r) => r.bucket_start)]
     .toSorted(([a], [b]) => a < b ? -1 : 1)
     .map(([, rows]) => ({
+      system_id: "velib",
       isodow: isodow[rows[0].bucket_local.slice(0, 10)],
       hour_of_day: Number(rows[0].bucket_local.slice(11, 13)),
       hours: 1,

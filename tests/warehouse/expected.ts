@@ -152,6 +152,7 @@ export function expectedHourly(rows: readonly WarehouseSnapshot[]) {
     const start = hourStart(Date.parse(group[0].collected_at));
     const local = zonedParts(start);
     return [key, {
+      system_id: group[0].system_id,
       station_code: group[0].station_code,
       bucket_start: new Date(start).toISOString(),
       bucket_local: `${local.date} ${local.hour}:00:00`,
@@ -169,6 +170,7 @@ export function expectedDaily(rows: readonly WarehouseSnapshot[]) {
   return new Map([...groups].map(([key, group]) => {
     const day = zonedParts(Date.parse(group[0].collected_at)).date;
     return [key, {
+      system_id: group[0].system_id,
       station_code: group[0].station_code,
       day,
       day_start: new Date(dayStart(day)).toISOString(),
@@ -191,12 +193,16 @@ export interface RankingOptions {
 }
 
 /**
- * Expected `mart.station_ranking` rows (without computed_at), keyed by station code. A snapshot
+ * Expected `mart.station_ranking` rows (without computed_at) of rows of one system, keyed by
+ * station code; the ranks are within the system. A snapshot
  * lasts until the station's next one in the window, at most `maxGapMs`; the last one lasts 0.
  * The window ends at `atMs` when given (computed_for), else at the newest row (a live ranking).
  */
 export function expectedRanking(rows: readonly WarehouseSnapshot[], options: RankingOptions = {}) {
   const { windowMs = 24 * HOUR_MS, maxGapMs = 15 * MINUTE_MS, atMs } = options;
+  if (new Set(rows.map((r) => r.system_id)).size > 1) {
+    throw new Error("expectedRanking ranks the rows of one system; filter them by system_id.");
+  }
   const end = atMs ?? Math.max(...rows.map((r) => Date.parse(r.collected_at)));
   const start = end - windowMs;
   const inWindow = rows.filter((r) => {
@@ -218,6 +224,7 @@ export function expectedRanking(rows: readonly WarehouseSnapshot[], options: Ran
       if (row.bikes_available === 0) emptyMs += lasted;
     });
     return {
+      system_id: group[0].system_id,
       station_code: code,
       station_name: latest(group).station_name,
       snapshot_count: group.length,

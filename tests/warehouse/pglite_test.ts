@@ -23,10 +23,12 @@ Deno.test("the warehouse migrations, gold functions and analysis queries run unc
         throw new Error(`${file} failed on PGlite: ${error.message}`);
       });
     }
-    // Two stations across the fall-back night: 02:30 CEST, then 02:30 CET.
+    // Two stations across the fall-back night: 02:30 CEST, then 02:30 CET; and a station of a
+    // second system with the same code as the first.
     const rows = ["2024-10-27T00:30:00.000Z", "2024-10-27T01:30:00.000Z"].flatMap((at) => [
       synthetic({ station_code: "99001", collected_at: at, bikes_available: 0 }),
       synthetic({ station_code: "99002", collected_at: at }),
+      synthetic({ system_id: "synthetic-b", station_code: "99001", collected_at: at }),
     ]);
     const columns = SNAPSHOT_COLUMNS.join(", ");
     await db.query(
@@ -38,7 +40,7 @@ Deno.test("the warehouse migrations, gold functions and analysis queries run unc
       `SELECT mart.refresh_hourly_stats() AS hourly, mart.refresh_daily_stats() AS daily,
          mart.compute_station_ranking() AS ranking`,
     );
-    assert.deepEqual(gold.rows, [{ hourly: 4, daily: 2, ranking: 2 }]);
+    assert.deepEqual(gold.rows, [{ hourly: 6, daily: 3, ranking: 3 }]);
     const buckets = await db.query<{ bucket_start: Date }>(
       "SELECT DISTINCT bucket_start FROM mart.hourly_station_stats ORDER BY 1",
     );
@@ -47,7 +49,8 @@ Deno.test("the warehouse migrations, gold functions and analysis queries run unc
       "2024-10-27T01:00:00.000Z",
     ]);
     const [empty] = (await db.query<{ station_code: string; minutes_empty: string }>(
-      "SELECT station_code, minutes_empty FROM mart.station_ranking WHERE rank_empty = 1",
+      `SELECT station_code, minutes_empty FROM mart.station_ranking
+       WHERE rank_empty = 1 AND system_id = 'velib'`,
     )).rows;
     assert.deepEqual({ ...empty }, { station_code: "99001", minutes_empty: "15.00" });
     // Reruns: the two 02:00 hours and their day recomputed, the ranking as of 02:15 CET.
@@ -57,7 +60,7 @@ Deno.test("the warehouse migrations, gold functions and analysis queries run unc
          mart.compute_station_ranking(at => $2) AS ranking`,
       ["2024-10-27T00:45:00.000Z", "2024-10-27T01:15:00.000Z"],
     );
-    assert.deepEqual(windowed.rows, [{ hourly: 4, daily: 2, ranking: 2 }]);
+    assert.deepEqual(windowed.rows, [{ hourly: 6, daily: 3, ranking: 3 }]);
     for (const file of await sqlFiles(ANALYSIS)) {
       await db.query(await Deno.readTextFile(file)).catch((error) => {
         throw new Error(`${file} failed on PGlite: ${error.message}`);

@@ -7,13 +7,13 @@ Deno.test("mart.station_latest.updated_at moves to the time of the transaction t
     "station_code, station_name, schema_version, bikes_available, mechanical_bikes, " +
     "electric_bikes, docks_available, capacity, is_installed, is_renting, is_returning, " +
     "latitude, longitude, last_reported, commune, code_insee, collected_at, occupancy_rate, " +
-    "station_status";
+    "station_status, system_id";
   // The sink's upsert: only the record's columns, never updated_at.
   const upsert = (collectedAt: string) =>
     wh.client.query(
       `INSERT INTO mart.station_latest (${columns})
        SELECT ${columns} FROM raw.station_snapshots WHERE collected_at = $1
-       ON CONFLICT (station_code) DO UPDATE SET
+       ON CONFLICT (system_id, station_code) DO UPDATE SET
          bikes_available = excluded.bikes_available, collected_at = excluded.collected_at`,
       [collectedAt],
     );

@@ -49,6 +49,7 @@ export const SNAPSHOT_COLUMNS: readonly (keyof WarehouseSnapshot)[] = [
   "collected_at",
   "occupancy_rate",
   "station_status",
+  "system_id",
 ];
 
 const COLUMN_LIST = SNAPSHOT_COLUMNS.join(", ");
@@ -143,8 +144,8 @@ export async function insertSnapshots(
 export async function fillStationLatest(client: pg.ClientBase): Promise<void> {
   await client.query(
     `INSERT INTO mart.station_latest (${COLUMN_LIST})
-     SELECT DISTINCT ON (station_code) ${COLUMN_LIST} FROM raw.station_snapshots
-     ORDER BY station_code, collected_at DESC`,
+     SELECT DISTINCT ON (system_id, station_code) ${COLUMN_LIST} FROM raw.station_snapshots
+     ORDER BY system_id, station_code, collected_at DESC`,
   );
 }
 
