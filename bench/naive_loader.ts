@@ -16,14 +16,16 @@ const COMMIT_EVERY = 100;
 const INSERT_RAW = `
   INSERT INTO raw.station_snapshots (${SNAPSHOT_COLUMNS.join(", ")})
   VALUES (${SNAPSHOT_COLUMNS.map((_, i) => `$${i + 1}`).join(", ")})
-  ON CONFLICT (station_code, collected_at) DO NOTHING`;
+  ON CONFLICT (system_id, station_code, collected_at) DO NOTHING`;
 
 const UPSERT_LATEST = `
   INSERT INTO mart.station_latest (${SNAPSHOT_COLUMNS.join(", ")})
   VALUES (${SNAPSHOT_COLUMNS.map((_, i) => `$${i + 1}`).join(", ")})
-  ON CONFLICT (station_code) DO UPDATE SET
+  ON CONFLICT (system_id, station_code) DO UPDATE SET
     ${
-  SNAPSHOT_COLUMNS.filter((c) => c !== "station_code").map((c) => `${c} = EXCLUDED.${c}`).join(", ")
+  SNAPSHOT_COLUMNS.filter((c) => c !== "station_code" && c !== "system_id").map((c) =>
+    `${c} = EXCLUDED.${c}`
+  ).join(", ")
 }
   WHERE mart.station_latest.collected_at < EXCLUDED.collected_at`;
 
