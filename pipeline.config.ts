@@ -5,6 +5,9 @@
  * - `load` (batch, from Airflow): the topic → enrich → the warehouse, then the gold steps.
  * - `local` (`deno task pipeline run`): the API → enrich → the warehouse, gold and a summary, with
  *   no Kafka; without `DATABASE_URL` the warehouse is embedded PostgreSQL in `.data/warehouse`.
+ * - `gbfs` (`GBFS_URL=… deno task pipeline run gbfs`): one cycle of any GBFS bike-share system
+ *   into the same warehouse, gold and checks as `local`, as the system `GBFS_SYSTEM_ID` names
+ *   when its feed has no `system_information`.
  * - the rerun `reload-retained` (`deno task pipeline rerun reload-retained [--from] [--to]`): part
  *   of the topic again into the warehouse, never moving the live group or positions.
  *
@@ -20,6 +23,7 @@ import { defineConfig } from "./mod.ts";
 import { qualityCheck } from "./plugins/checks-quality/mod.ts";
 import { kafkaSink, kafkaSource } from "./plugins/kafka/mod.ts";
 import { postgresSink, postgresStep } from "./plugins/sink-postgres/mod.ts";
+import { gbfsSource } from "./plugins/source-gbfs/mod.ts";
 import { velibSource } from "./plugins/source-velib/mod.ts";
 import { enrich } from "./plugins/transform-enrich/mod.ts";
 
@@ -234,6 +238,18 @@ export default defineConfig({
       warehouse: snapshots,
       checks,
       report: networkReport,
+    },
+    gbfs: {
+      description: "One cycle of a GBFS bike-share system (GBFS_URL, its gbfs.json) straight " +
+        "into the warehouse, gold and checks, as `local` does for Vélib': no Kafka, and an " +
+        "embedded database unless DATABASE_URL is set.",
+      source: gbfsSource({ intervalMs: 60_000, timeoutMs: 10_000 }),
+      transforms: [enrich({})],
+      sinks: [snapshots],
+      deadLetter: snapshots,
+      steps: gold,
+      warehouse: snapshots,
+      checks,
     },
   },
   reruns: {

@@ -91,7 +91,7 @@ export const COMMANDS: Record<string, Command> = {
     summary: "check the config without connecting to anything",
     help: `Usage: deno task pipeline validate [options]
 
-Loads the config, applies the environment overrides (KAFKA_BROKERS, DATABASE_URL, VELIB_API_URL),
+Loads the config, applies the environment overrides the plugins bind (see \`pipeline plugins\`),
 and validates every pipeline, every rerun and every component's settings. Lists all problems at
 once; otherwise lists the pipelines and the reruns.
 
@@ -350,9 +350,8 @@ Run \`deno task pipeline <command> --help\` for a command's details.
 ${OPTIONS_HELP}
 
 Environment:
-  KAFKA_BROKERS   overrides the Kafka brokers of every Kafka plugin (host:port,host:port)
-  DATABASE_URL    overrides the PostgreSQL URL of every PostgreSQL plugin
-  VELIB_API_URL   overrides the base URL of the Vélib' API
+  Plugins bind variables that override their settings (DATABASE_URL, KAFKA_BROKERS, GBFS_URL…):
+  \`deno task pipeline plugins\` lists each one with the field it overrides.
 
 ${EXIT_CODE_HELP}`;
 }
