@@ -7,7 +7,13 @@
  *
  * @module
  */
-import { type CycleBudget, CycleError, displayUrl, getJson } from "./http.ts";
+import { type CycleBudget, CycleError, displayUrl, getJson, type JsonRequest } from "../../mod.ts";
+
+/** What to check when a GBFS file cannot be had. */
+const GBFS_HINTS = {
+  setting: "url (GBFS_URL)",
+  urlHint: "Check url (GBFS_URL): it must be the system's gbfs.json, whose feeds must answer.",
+} satisfies Pick<JsonRequest, "setting" | "urlHint">;
 
 /** The feeds a cycle cannot do without. */
 export const REQUIRED_FEEDS = ["station_information", "station_status"] as const;
@@ -152,8 +158,9 @@ export class GbfsFeeds {
   async discover(budget: CycleBudget, requested: string[] = []): Promise<Discovery> {
     const { url, timeoutMs, language } = this.#options;
     if (this.#parsed === undefined || this.#expired(this.#discovery)) {
-      const body = await getJson({ url, what: "the GBFS discovery file", timeoutMs }, budget);
-      const envelope = parseEnvelope(body, "the GBFS discovery file", url);
+      const what = "the GBFS discovery file";
+      const body = await getJson({ url, what, timeoutMs, ...GBFS_HINTS }, budget);
+      const envelope = parseEnvelope(body, what, url);
       this.#parsed = parseDiscovery(envelope, url, language);
       this.#discovery = this.#keep(url, envelope);
       requested.push("gbfs");
@@ -172,7 +179,7 @@ export class GbfsFeeds {
     if (name !== "station_status" && kept?.url === url && !this.#expired(kept)) return kept.body;
     const what = `the GBFS feed ${name}`;
     const envelope = parseEnvelope(
-      await getJson({ url, what, timeoutMs: this.#options.timeoutMs }, budget),
+      await getJson({ url, what, timeoutMs: this.#options.timeoutMs, ...GBFS_HINTS }, budget),
       what,
       url,
     );

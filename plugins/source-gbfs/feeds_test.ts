@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fixturesDir } from "../../tests/support/fixtures.ts";
 import { gbfsCapture, readFeed } from "../../tests/support/gbfs_fixtures.ts";
-import { CycleError } from "./http.ts";
+import { CycleError } from "../../mod.ts";
 import { expiresAt, parseDiscovery, parseEnvelope } from "./feeds.ts";
 
 const BASE = "http://127.0.0.1:8000/gbfs.json";

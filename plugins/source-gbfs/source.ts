@@ -8,8 +8,10 @@ import {
   BadRequest,
   type Batch,
   ConnectionError,
+  CycleError,
   definePlugin,
   describeError,
+  displayUrl,
   END_OF_INPUT,
   type EndOfInput,
   literal,
@@ -21,7 +23,6 @@ import {
 import { normalizeSystemId, type StationSnapshot } from "../../contracts/mod.ts";
 import { configSchema, example, type GbfsSourceConfig } from "./config.ts";
 import { type FeedSet, GbfsFeeds } from "./feeds.ts";
-import { CycleError, displayUrl } from "./http.ts";
 import { normalizeStations } from "./normalize.ts";
 
 /** How rejects name this source. */

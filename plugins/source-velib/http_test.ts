@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { EXPLORE_EXPORTS_CAPTURE, readCapture } from "../../tests/support/fixtures.ts";
 import { configSchema } from "./config.ts";
-import { CycleError, fetchStations, retryAfterMs } from "./http.ts";
+import { CycleError } from "../../mod.ts";
+import { fetchStations } from "./http.ts";
 
 const capture = await readCapture(EXPLORE_EXPORTS_CAPTURE) as unknown[];
 
@@ -61,43 +62,3 @@ Deno.test("fetchStations fails an export that is not an array", () =>
       /The Vélib' API sent an object instead of an array of stations \(GET http:.*\/exports\/json\)/,
     );
   }));
-
-Deno.test("fetchStations says when the API cannot be reached", async () => {
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    () => new Response(),
-  );
-  const origin = `http://127.0.0.1:${server.addr.port}`;
-  await server.shutdown();
-  const config = configSchema.parse({ baseUrl: `${origin}/dataset` });
-  await assert.rejects(
-    fetchStations(config, budget()),
-    (error: CycleError) =>
-      error instanceof CycleError && error.transient &&
-      error.message.startsWith(
-        `Could not reach the Vélib' API (GET ${origin}/dataset/exports/json)`,
-      ),
-  );
-});
-
-Deno.test("fetchStations gives the run's stop reason, not a CycleError, once stopped", () =>
-  withServer(() => capture, async (origin) => {
-    const config = configSchema.parse({ baseUrl: `${origin}/dataset` });
-    const stop = new AbortController();
-    stop.abort(new Error("stopped"));
-    await assert.rejects(
-      fetchStations(config, { signal: stop.signal, deadline: performance.now() + 60_000 }),
-      /^Error: stopped$/,
-    );
-  }));
-
-Deno.test("retryAfterMs reads seconds and HTTP dates", () => {
-  const now = Date.parse("2024-05-28T20:00:00Z");
-  assert.equal(retryAfterMs("0", now), 0);
-  assert.equal(retryAfterMs(" 30 ", now), 30_000);
-  assert.equal(retryAfterMs("Tue, 28 May 2024 20:01:00 GMT", now), 60_000);
-  assert.equal(retryAfterMs("Tue, 28 May 2024 19:59:00 GMT", now), 0, "a date in the past");
-  assert.equal(retryAfterMs(null, now), undefined);
-  assert.equal(retryAfterMs("-5", now), undefined);
-  assert.equal(retryAfterMs("later", now), undefined);
-});

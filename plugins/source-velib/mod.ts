@@ -26,6 +26,5 @@
  */
 export { velibSource } from "./source.ts";
 export type { VelibCounters, VelibSource } from "./source.ts";
-export { CycleError } from "./http.ts";
 export { dedupeStations, normalizeStation } from "./normalize.ts";
 export type { DedupedStations, NormalizedStation } from "./normalize.ts";

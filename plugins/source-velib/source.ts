@@ -6,8 +6,10 @@
 import {
   type Batch,
   ConnectionError,
+  CycleError,
   definePlugin,
   describeError,
+  displayUrl,
   END_OF_INPUT,
   type EndOfInput,
   literal,
@@ -17,7 +19,7 @@ import {
   type SourceContext,
 } from "../../mod.ts";
 import { configSchema, example, type VelibSourceConfig } from "./config.ts";
-import { countStations, CycleError, displayUrl, fetchStations } from "./http.ts";
+import { countStations, fetchStations } from "./http.ts";
 import type { StationSnapshot } from "../../contracts/mod.ts";
 import { dedupeStations, normalizeStation } from "./normalize.ts";
 

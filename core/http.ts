@@ -1,14 +1,13 @@
 /**
- * The GBFS source's transport: one GET of one feed, within a timeout and the cycle's budget,
- * its body parsed as JSON. Whatever goes wrong becomes one {@linkcode CycleError}, so that the
- * cycle fails whole.
- *
- * These rules are the Vélib' source's (timeouts, `Retry-After` within the time left before the
- * next cycle, redacted URLs), written again here: plugins share nothing but the public API.
+ * The transport of sources that poll an HTTP API once per cycle: a JSON GET within a timeout
+ * and the cycle's budget, `Retry-After` waited out only when it ends before the next cycle, and
+ * URLs shown without credentials. Whatever goes wrong becomes one {@linkcode CycleError}, so
+ * that the cycle fails whole.
  *
  * @module
  */
-import { PipelineError, type PipelineErrorOptions, sleep } from "../../mod.ts";
+import { PipelineError, type PipelineErrorOptions } from "./errors.ts";
+import { sleep } from "./retry.ts";
 
 /** The shortest wait honoured before asking again, so a `Retry-After: 0` loop cannot spin. */
 const MIN_RETRY_WAIT_MS = 1_000;
@@ -16,15 +15,16 @@ const MIN_RETRY_WAIT_MS = 1_000;
 const HTTP_DATE_START = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun)/;
 
 /**
- * A snapshot could not be taken: a timeout, a dropped connection, an HTTP error, a body that is
- * not JSON, or a feed that is not what GBFS says it is. Transient: the next cycle may succeed.
+ * A cycle's snapshot could not be taken: a timeout, a dropped connection, an HTTP error, a body
+ * that is not JSON, or a body that is not what the source expects. Transient: the next cycle
+ * may succeed.
  *
  * @example
  * ```ts
  * import { CycleError } from "./http.ts";
  * import assert from "node:assert/strict";
  *
- * const error = new CycleError("The GBFS feed station_status answered HTTP 500.", { hint: "Try later." });
+ * const error = new CycleError("The source's API answered HTTP 500.", { hint: "Try later." });
  * assert.equal(error.transient, true);
  * assert.equal(error.name, "CycleError");
  * ```
@@ -36,7 +36,20 @@ export class CycleError extends PipelineError {
   }
 }
 
-/** What one cycle may spend. */
+/**
+ * What one cycle may spend.
+ *
+ * @example
+ * ```ts
+ * import type { CycleBudget } from "./http.ts";
+ *
+ * const intervalMs = 60_000;
+ * const budget: CycleBudget = {
+ *   signal: new AbortController().signal,
+ *   deadline: performance.now() + intervalMs,
+ * };
+ * ```
+ */
 export interface CycleBudget {
   /** The run's signal: the cycle stops as soon as it aborts. */
   signal: AbortSignal;
@@ -47,31 +60,64 @@ export interface CycleBudget {
   deadline: number;
 }
 
-/** One GET to make. */
-export interface FeedRequest {
+/**
+ * One GET to make, and the words a source puts in its errors: messages name `what` answered,
+ * hints name the setting to check.
+ *
+ * @example
+ * ```ts
+ * import type { JsonRequest } from "./http.ts";
+ *
+ * const request: JsonRequest = {
+ *   url: "https://api.example.org/stations",
+ *   what: "the source's API",
+ *   timeoutMs: 10_000,
+ *   setting: "url (SOURCE_URL)",
+ *   urlHint: "Check url (SOURCE_URL): it must be the stations endpoint.",
+ * };
+ * ```
+ */
+export interface JsonRequest {
   /** The URL. */
   url: string;
-  /** What it is, for messages: `the GBFS feed station_status`, `the GBFS discovery file`. */
+  /** What answers, lower case, for messages: `the source's API`, `the feed station_status`. */
   what: string;
   /** Longest wait for the response, body included. */
   timeoutMs: number;
+  /** The setting that holds the URL, for hints: `url (SOURCE_URL)`. */
+  setting: string;
+  /** The hint for an HTTP 4xx other than 429, which says the URL is likely wrong. */
+  urlHint: string;
+  /**
+   * Reads the server's own explanation from the body of an HTTP error, if the API has one; it
+   * ends the message.
+   * @default {undefined}
+   */
+  errorDetail?: (body: string) => string | undefined;
 }
 
 /**
- * GETs a feed and parses its body, waiting out `Retry-After` answers within the budget. Throws a
- * {@linkcode CycleError} when it cannot, and the signal's reason once the budget's signal aborts.
+ * GETs `request.url` and parses its body as JSON, waiting out `Retry-After` answers within the
+ * budget. Throws a {@linkcode CycleError} when it cannot, and the signal's reason once the
+ * budget's signal aborts.
  *
  * @example
  * ```ts ignore
  * import { getJson } from "./http.ts";
  *
  * const body = await getJson(
- *   { url: "https://gbfs.example.org/gbfs.json", what: "the GBFS discovery file", timeoutMs: 10_000 },
+ *   {
+ *     url: "https://api.example.org/stations",
+ *     what: "the source's API",
+ *     timeoutMs: 10_000,
+ *     setting: "url (SOURCE_URL)",
+ *     urlHint: "Check url (SOURCE_URL): it must be the stations endpoint.",
+ *   },
  *   { signal: AbortSignal.timeout(60_000), deadline: performance.now() + 60_000 },
  * );
  * ```
  */
-export async function getJson(request: FeedRequest, budget: CycleBudget): Promise<unknown> {
+export async function getJson(request: JsonRequest, budget: CycleBudget): Promise<unknown> {
   const shown = displayUrl(request.url);
   const what = capitalized(request.what);
   for (;;) {
@@ -97,9 +143,11 @@ export async function getJson(request: FeedRequest, budget: CycleBudget): Promis
       const status = `HTTP ${response.status}${
         response.statusText ? ` ${response.statusText}` : ""
       }`;
-      throw new CycleError(`${what} answered ${status} (GET ${shown}).`, {
-        hint: httpHint(response.status),
-      });
+      const detail = request.errorDetail?.(response.body);
+      throw new CycleError(
+        `${what} answered ${status} (GET ${shown})${detail ? `: ${detail}` : ""}.`,
+        { hint: httpHint(response.status, request.urlHint) },
+      );
     }
     try {
       return JSON.parse(response.body);
@@ -107,7 +155,8 @@ export async function getJson(request: FeedRequest, budget: CycleBudget): Promis
       throw new CycleError(
         `${what} sent a body that is not valid JSON (GET ${shown}): ${oneLine(error)}.`,
         {
-          hint: "The body may be an error page or cut off; check url (GBFS_URL) if this persists.",
+          hint: "The body may be an error page or cut off; " +
+            `check ${request.setting} if this persists.`,
           cause: error,
         },
       );
@@ -147,7 +196,10 @@ export function retryAfterMs(header: string | null, now: number): number | undef
  * import { displayUrl } from "./http.ts";
  * import assert from "node:assert/strict";
  *
- * assert.equal(displayUrl("https://user:pw@gbfs.example.org/gbfs.json"), "https://gbfs.example.org/gbfs.json");
+ * assert.equal(
+ *   displayUrl("https://user:pw@api.example.org/data?limit=1"),
+ *   "https://api.example.org/data?limit=1",
+ * );
  * ```
  */
 export function displayUrl(url: string): string {
@@ -165,7 +217,7 @@ interface Fetched {
 }
 
 /** One GET, body included, within the request's timeout. */
-async function get(request: FeedRequest, signal: AbortSignal): Promise<Fetched> {
+async function get(request: JsonRequest, signal: AbortSignal): Promise<Fetched> {
   const { url, timeoutMs } = request;
   const what = capitalized(request.what);
   const timeout = AbortSignal.timeout(timeoutMs);
@@ -193,7 +245,7 @@ async function get(request: FeedRequest, signal: AbortSignal): Promise<Fetched> 
     throw failed(
       error,
       `Could not reach ${request.what}`,
-      "Check the network and url (GBFS_URL).",
+      `Check the network and ${request.setting}.`,
     );
   }
   try {
@@ -213,12 +265,12 @@ async function get(request: FeedRequest, signal: AbortSignal): Promise<Fetched> 
   }
 }
 
-function httpHint(status: number): string {
+function httpHint(status: number, urlHint: string): string {
   if (status === 429) return "The server is rate-limiting this client; raise intervalMs.";
   if (status >= 500) {
     return "The server is failing on its side; nothing here needs changing unless it persists.";
   }
-  return "Check url (GBFS_URL): it must be the system's gbfs.json, whose feeds must answer.";
+  return urlHint;
 }
 
 function capitalized(text: string): string {
