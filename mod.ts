@@ -70,6 +70,8 @@ export { backoffDelay, retry, sleep } from "./core/retry.ts";
 export type { OnRetry, RetryOptions } from "./core/retry.ts";
 export { retryPolicySchema, runtimeSchema } from "./core/schema.ts";
 export { redact } from "./core/redact.ts";
+export { editedMigration, readMigrations } from "./core/migrations.ts";
+export type { MigrationFile } from "./core/migrations.ts";
 export { CycleError, displayUrl, getJson, retryAfterMs } from "./core/http.ts";
 export type { CycleBudget, JsonRequest } from "./core/http.ts";
 export { configureLogging, literal, redactingSink } from "./core/log.ts";

@@ -5,9 +5,8 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PipelineError } from "../../mod.ts";
+import { editedMigration, type MigrationFile, PipelineError, readMigrations } from "../../mod.ts";
 import { isTransientError, statementFailure } from "./classify.ts";
 import type { Queryable } from "./database.ts";
 import {
@@ -34,17 +33,10 @@ export interface AppliedMigration {
   name: string;
 }
 
-interface Migration extends AppliedMigration {
-  /** Where it was read from, for messages. */
-  path: string;
-  /** The SQL, run as one multi-statement script. */
-  script: string;
-  /** SHA-256 of the script, hex. */
-  checksum: string;
-}
+/** A migration file of one of the two scopes; its script runs as one multi-statement script. */
+type Migration = MigrationFile<MigrationScope>;
 
 const OWN_MIGRATIONS = fileURLToPath(new URL("./migrations", import.meta.url));
-const FILE_NAME = /^(\d{4})_([a-z0-9_]+)\.sql$/;
 
 /** What {@linkcode applyMigrations} needs besides the client. */
 export interface ApplyContext {
@@ -109,7 +101,7 @@ async function applyOne(
       ])
       : { rows: [] };
     if (rows.length > 0) {
-      if (rows[0].checksum !== migration.checksum) throw edited(migration);
+      if (rows[0].checksum !== migration.checksum) throw editedMigration(migration);
       await client.query(ROLLBACK.text);
       return false;
     }
@@ -146,55 +138,4 @@ async function runScript(client: Queryable, migration: Migration, server: string
       { hint: "Fix the file and run again: the migration was rolled back as a whole." },
     );
   }
-}
-
-function edited(migration: Migration): PipelineError {
-  return new PipelineError(
-    `Migration ${migration.path} was edited after it was applied (its checksum changed).`,
-    {
-      hint: "An applied migration must not change: restore the file, and put the change in a " +
-        "new migration with a higher number.",
-    },
-  );
-}
-
-async function readMigrations(folder: string, scope: MigrationScope): Promise<Migration[]> {
-  const files: string[] = [];
-  try {
-    for await (const entry of Deno.readDir(folder)) {
-      if (entry.isFile && entry.name.endsWith(".sql")) files.push(entry.name);
-    }
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new PipelineError(`Could not read the migrations folder ${folder}: ${reason}.`, {
-      hint: "Check `migrations` in the sink's config; a relative path starts at the working " +
-        "directory.",
-      cause: error,
-    });
-  }
-  const migrations: Migration[] = [];
-  for (const name of files.sort()) {
-    const match = FILE_NAME.exec(name);
-    const path = join(folder, name);
-    if (!match) {
-      throw new PipelineError(`Migration ${path} is not named like 0002_add_index.sql.`, {
-        hint: "Name migrations NNNN_name.sql: a four-digit version, then lowercase words.",
-      });
-    }
-    const version = Number(match[1]);
-    const clash = migrations.find((other) => other.version === version);
-    if (clash) {
-      throw new PipelineError(`Migrations ${clash.path} and ${path} have the same version.`, {
-        hint: "Give each migration its own number.",
-      });
-    }
-    const script = await Deno.readTextFile(path);
-    migrations.push({ scope, version, name, path, script, checksum: await sha256(script) });
-  }
-  return migrations;
-}
-
-async function sha256(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
