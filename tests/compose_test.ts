@@ -24,6 +24,7 @@ const INSTALL_HINT = "docker-compose was not found on PATH. Install it: `apt-get
 const EXPECTED_SERVICES = [
   "kafka",
   "postgres",
+  "clickhouse",
   "airflow-db",
   "airflow-init",
   "airflow-apiserver",
@@ -268,8 +269,9 @@ Deno.test("depends_on waits for health or completion, never for a mere start", a
   }
   assert.equal(dependencies(await service("producer")).kafka, "service_healthy");
   const scheduler = dependencies(await service("airflow-scheduler"));
-  assert.equal(scheduler.kafka, "service_healthy", "the LocalExecutor runs the pipeline here");
-  assert.equal(scheduler.postgres, "service_healthy", "the LocalExecutor runs the pipeline here");
+  for (const name of ["kafka", "postgres", "clickhouse"]) {
+    assert.equal(scheduler[name], "service_healthy", "the LocalExecutor runs the pipeline here");
+  }
 });
 
 Deno.test("state lives in named volumes; the only bind mount is dags/", async () => {
@@ -288,6 +290,7 @@ Deno.test("state lives in named volumes; the only bind mount is dags/", async ()
   const dataDirs: Record<string, string> = {
     kafka: "/var/lib/kafka/data",
     postgres: "/var/lib/postgresql/data",
+    clickhouse: "/var/lib/clickhouse",
     "airflow-db": "/var/lib/postgresql/data",
   };
   for (const [name, target] of Object.entries(dataDirs)) {
@@ -317,6 +320,15 @@ Deno.test("the warehouse and Airflow's database are PostgreSQL checked by pg_isr
     assert.match(JSON.stringify(database.healthcheck?.test), /pg_isready/, name);
     assert.equal(environment(database).POSTGRES_PASSWORD, "change-me", `${name} from .env`);
   }
+});
+
+Deno.test("the ClickHouse warehouse is checked by /ping, with the password from .env", async () => {
+  const clickhouse = await service("clickhouse");
+  assert.match(clickhouse.image ?? "", /^clickhouse\/clickhouse-server:\d+\.\d+(\.\d+)*$/);
+  const test = JSON.stringify(clickhouse.healthcheck?.test);
+  assert.match(test, /(wget|clickhouse-client).*ping/);
+  assert.equal(environment(clickhouse).CLICKHOUSE_PASSWORD, "change-me", "from .env");
+  assert.match(JSON.stringify(clickhouse.ports), /127\.0\.0\.1:8123:8123/);
 });
 
 Deno.test("the Airflow services build Airflow 3 with Deno from docker/airflow.Dockerfile", async () => {
@@ -359,6 +371,7 @@ Deno.test("Airflow runs api-server, scheduler and dag-processor with the pipelin
     assert.match(env.AIRFLOW__DATABASE__SQL_ALCHEMY_CONN, /@airflow-db:5432\/airflow$/, name);
     assert.equal(env.KAFKA_BROKERS, "kafka:9092", name);
     assert.match(env.DATABASE_URL, /^postgres:\/\/[^@]+@postgres:5432\/\w+$/, name);
+    assert.equal(env.CLICKHOUSE_URL, "http://velib:change-me@clickhouse:8123", name);
     assert.equal(
       env.AIRFLOW__CORE__EXECUTION_API_SERVER_URL,
       "http://airflow-apiserver:8080/execution/",

@@ -1,11 +1,12 @@
 /**
- * Local PostgreSQL + Kafka for development and tests.
+ * Local PostgreSQL + Kafka + ClickHouse for development and tests.
  *
  *   deno task services up|down|env|status [--help]
  *
- * `up` starts a real PostgreSQL server (the OS packages) and a real Apache Kafka 3.9.1 broker
- * (KRaft, single node) on free ports of 127.0.0.1, and writes KAFKA_BROKERS / DATABASE_URL to
- * the git-ignored `.services.env`. Service data lives in /tmp, state in `.services/`.
+ * `up` starts a real PostgreSQL server and a real ClickHouse server (both the OS packages) and a
+ * real Apache Kafka 3.9.1 broker (KRaft, single node) on free ports of 127.0.0.1, and writes
+ * KAFKA_BROKERS / DATABASE_URL / CLICKHOUSE_URL to the git-ignored `.services.env`. Service data
+ * lives in /tmp, state in `.services/`.
  *
  * The functions are exported for tools/test.ts, which starts its own private set per run.
  *
@@ -15,6 +16,12 @@
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import {
+  clickhouseDirStatus,
+  queryClickhouseVersion,
+  startClickhouse,
+  stopClickhouseDir,
+} from "./lib/clickhouse.ts";
 import { formatError, ServiceError, StartupAborted } from "./lib/errors.ts";
 import { checkBrokerServing, kafkaDirStatus, startKafka, stopKafkaDir } from "./lib/kafka.ts";
 import {
@@ -34,6 +41,7 @@ import {
 import {
   findOrphanedServiceDirs,
   findOwnedServiceDirs,
+  isServiceDirPath,
   readMarker,
   readState,
   removeState,
@@ -56,7 +64,7 @@ export const DEFAULT_STATE_DIR: string = join(REPO_ROOT, ".services");
 /** Env file written by `up` and printed by `env` (git-ignored). */
 export const ENV_FILE: string = join(REPO_ROOT, ".services.env");
 
-const ENV_KEYS = ["KAFKA_BROKERS", "DATABASE_URL"] as const;
+const ENV_KEYS = ["KAFKA_BROKERS", "DATABASE_URL", "CLICKHOUSE_URL"] as const;
 
 /** Running services, as returned by {@link startServices}. */
 export interface Services {
@@ -66,8 +74,10 @@ export interface Services {
   kafkaVersion: string;
   /** `SELECT version()` of the server, e.g. "PostgreSQL 15.14 (Debian …) on x86_64…". */
   postgresVersion: string;
+  /** `SELECT version()` of the ClickHouse server, e.g. "18.16.1". */
+  clickhouseVersion: string;
   /** Which settings came from the environment: those services were neither started nor stopped. */
-  external: { kafka: boolean; postgres: boolean };
+  external: { kafka: boolean; postgres: boolean; clickhouse: boolean };
   /** Stops what {@link startServices} started. Safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -90,8 +100,8 @@ export interface StartServicesOptions {
 }
 
 /**
- * Starts PostgreSQL and Kafka (only those not given in `options.existing`, which are checked
- * for reachability instead) and resolves once both really serve requests.
+ * Starts PostgreSQL, Kafka and ClickHouse (only those not given in `options.existing`, which are
+ * checked for reachability instead) and resolves once all of them really serve requests.
  * On failure everything started so far is stopped and a {@link ServiceError} is thrown
  * ({@link StartupAborted} if `options.signal` was aborted).
  */
@@ -108,19 +118,19 @@ export async function startServices(options: StartServicesOptions = {}): Promise
     );
   });
 
-  // One failing service interrupts the other instead of letting it run to its own timeout.
+  // One failing service interrupts the others instead of letting it run to its own timeout.
   const startup = new AbortController();
   const onOuterAbort = () => startup.abort();
   options.signal?.addEventListener("abort", onOuterAbort, { once: true });
   if (options.signal?.aborted) startup.abort();
-  const [kafkaPort, controllerPort, postgresPort] = reserveFreePorts(3);
+  const [kafkaPort, controllerPort, postgresPort, clickhousePort] = reserveFreePorts(4);
   const failFast = <T>(promise: Promise<T>) =>
     promise.catch((err) => {
       startup.abort();
       throw err;
     });
 
-  const [postgres, kafka] = await Promise.allSettled([
+  const [postgres, kafka, clickhouse] = await Promise.allSettled([
     failFast(
       existing.DATABASE_URL
         ? useExternalPostgres(existing.DATABASE_URL)
@@ -131,12 +141,22 @@ export async function startServices(options: StartServicesOptions = {}): Promise
         ? useExternalKafka(existing.KAFKA_BROKERS)
         : startOwnKafka(owner, kafkaPort, controllerPort, recorder, log, startup.signal),
     ),
+    failFast(
+      existing.CLICKHOUSE_URL
+        ? useExternalClickhouse(existing.CLICKHOUSE_URL)
+        : startOwnClickhouse(owner, clickhousePort, recorder, log, startup.signal),
+    ),
   ]);
   options.signal?.removeEventListener("abort", onOuterAbort);
 
-  if (postgres.status === "rejected" || kafka.status === "rejected") {
+  if (
+    postgres.status === "rejected" || kafka.status === "rejected" ||
+    clickhouse.status === "rejected"
+  ) {
     const error = pickStartupError(
-      [postgres, kafka].flatMap((result) => result.status === "rejected" ? [result.reason] : []),
+      [postgres, kafka, clickhouse].flatMap((result) =>
+        result.status === "rejected" ? [result.reason] : []
+      ),
       options.signal,
     );
     // The log must survive the cleanup that deletes its service dir.
@@ -145,19 +165,28 @@ export async function startServices(options: StartServicesOptions = {}): Promise
     throw reported;
   }
 
-  const env: ServiceEnv = { DATABASE_URL: postgres.value.url, KAFKA_BROKERS: kafka.value.brokers };
+  const env: ServiceEnv = {
+    DATABASE_URL: postgres.value.url,
+    KAFKA_BROKERS: kafka.value.brokers,
+    CLICKHOUSE_URL: clickhouse.value.url,
+  };
   await recorder.update((state) => (state.env = env));
   let stopping: Promise<void> | undefined;
   return {
     env,
     kafkaVersion: kafka.value.version,
     postgresVersion: postgres.value.version,
-    external: { kafka: !!existing.KAFKA_BROKERS, postgres: !!existing.DATABASE_URL },
+    clickhouseVersion: clickhouse.value.version,
+    external: {
+      kafka: !!existing.KAFKA_BROKERS,
+      postgres: !!existing.DATABASE_URL,
+      clickhouse: !!existing.CLICKHOUSE_URL,
+    },
     stop: () => (stopping ??= stopServices(stateDir).then(throwIfStopFailed)),
   };
 }
 
-/** The error worth reporting: a real failure beats the abort it caused in the other service. */
+/** The error worth reporting: a real failure beats the aborts it caused in the other services. */
 function pickStartupError(errors: unknown[], signal?: AbortSignal): unknown {
   if (signal?.aborted) return new StartupAborted();
   const isAbort = (err: unknown) =>
@@ -171,7 +200,7 @@ function pickStartupError(errors: unknown[], signal?: AbortSignal): unknown {
  */
 async function preserveLog(error: unknown): Promise<unknown> {
   if (!(error instanceof ServiceError) || !error.logPath) return error;
-  if (!isOurTempDir(dirname(error.logPath))) return error;
+  if (!isServiceDirPath(dirname(error.logPath))) return error;
   const keptPath = `${dirname(error.logPath)}.log`;
   try {
     await Deno.copyFile(error.logPath, keptPath);
@@ -235,6 +264,35 @@ async function startOwnKafka(
   return { brokers: `127.0.0.1:${port}`, version: broker.version };
 }
 
+async function startOwnClickhouse(
+  owner: ServiceOwner,
+  port: number,
+  recorder: StateRecorder,
+  log: (line: string) => void,
+  signal: AbortSignal,
+): Promise<{ url: string; version: string }> {
+  const server = await startClickhouse({
+    owner,
+    port,
+    log,
+    signal,
+    onDir: (dir) => recorder.update((state) => (state.clickhouse = { dir, port })),
+    onPid: (pid) => recorder.update((state) => state.clickhouse && (state.clickhouse.pid = pid)),
+  });
+  await recorder.update((state) =>
+    state.clickhouse = {
+      dir: server.dir,
+      port,
+      pid: server.pid,
+      logPath: server.logPath,
+      version: server.version,
+    }
+  );
+  throwIfAborted(signal);
+  log(`ClickHouse: ready on 127.0.0.1:${port} in ${formatSeconds(server.startMs)}`);
+  return server;
+}
+
 async function useExternalPostgres(url: string): Promise<{ url: string; version: string }> {
   try {
     return { url, version: await queryServerVersion(url) };
@@ -265,6 +323,20 @@ async function useExternalKafka(brokers: string): Promise<{ brokers: string; ver
   }
 }
 
+async function useExternalClickhouse(url: string): Promise<{ url: string; version: string }> {
+  try {
+    return { url, version: await queryClickhouseVersion(url) };
+  } catch (err) {
+    throw new ServiceError(
+      `CLICKHOUSE_URL from the environment (${redactDatabaseUrl(url)}) is not usable: ${
+        messageWithoutPassword(err, url)
+      }`,
+      "fix it, or unset CLICKHOUSE_URL to have a local ClickHouse started (values exported " +
+        "from an earlier `deno task services up` stop working after `down`)",
+    );
+  }
+}
+
 /** What happened to one service dir during {@link stopServices}. */
 export interface StoppedService {
   kind: ServiceKind | "unknown";
@@ -290,7 +362,9 @@ export async function stopServices(stateDir: string = DEFAULT_STATE_DIR): Promis
   stateDir = resolve(stateDir);
   const { state, problem } = await readState(stateDir);
   const dirs = new Map<string, ServiceMarker | undefined>();
-  for (const record of [state?.postgres, state?.kafka]) if (record) dirs.set(record.dir, undefined);
+  for (const record of [state?.postgres, state?.kafka, state?.clickhouse]) {
+    if (record) dirs.set(record.dir, undefined);
+  }
   for (const { dir, marker } of await findOwnedServiceDirs(stateDir)) dirs.set(dir, marker);
 
   const stopped = await Promise.all(
@@ -308,23 +382,21 @@ async function stopServiceDir(
   if (!marker) {
     // Recorded in state.json but its marker is gone: nothing we can identify to stop.
     const exists = await pathExists(dir);
-    if (exists && isOurTempDir(dir)) await removePath(dir);
+    if (exists && isServiceDirPath(dir)) await removePath(dir);
     return { kind, dir, outcome: exists ? "removed (no marker)" : "already gone", ok: true };
   }
   try {
     const outcome = marker.kind === "postgres"
       ? await stopPostgresDir(dir, marker)
-      : await stopKafkaDir(dir);
+      : marker.kind === "kafka"
+      ? await stopKafkaDir(dir)
+      : await stopClickhouseDir(dir);
     await removePath(dir);
     return { kind, dir, outcome, ok: true };
   } catch (err) {
     const message = err instanceof ServiceError ? `${err.message} (${err.hint})` : String(err);
     return { kind, dir, outcome: `FAILED to stop: ${message}; dir kept`, ok: false };
   }
-}
-
-function isOurTempDir(dir: string): boolean {
-  return dirname(dir) === SERVICE_DIR_PARENT && /^velib-(pg|kafka)-/.test(dir.split("/").pop()!);
 }
 
 function throwIfStopFailed(report: StopReport): void {
@@ -353,7 +425,7 @@ export async function reapOrphanedServices(): Promise<StoppedService[]> {
 
 /** State of one service as shown by `status`. */
 export interface ServiceStatus {
-  name: "PostgreSQL" | "Kafka";
+  name: "PostgreSQL" | "Kafka" | "ClickHouse";
   state: "running" | "stopped" | "external" | "not started";
   pid?: number;
   address?: string;
@@ -392,8 +464,15 @@ export async function servicesStatus(stateDir: string = DEFAULT_STATE_DIR): Prom
   const kafka: ServiceStatus = state.external.KAFKA_BROKERS
     ? { name: "Kafka", state: "external", address: state.external.KAFKA_BROKERS }
     : await ownServiceStatus("Kafka", state.kafka, kafkaDirStatus);
-  const services = [postgres, kafka];
-  const complete = state.env.DATABASE_URL !== undefined && state.env.KAFKA_BROKERS !== undefined;
+  const clickhouse: ServiceStatus = state.external.CLICKHOUSE_URL
+    ? {
+      name: "ClickHouse",
+      state: "external",
+      address: redactDatabaseUrl(state.external.CLICKHOUSE_URL),
+    }
+    : await ownServiceStatus("ClickHouse", state.clickhouse, clickhouseDirStatus);
+  const services = [postgres, kafka, clickhouse];
+  const complete = ENV_KEYS.every((key) => state.env[key] !== undefined);
   const running = complete &&
     services.every((service) => service.state === "running" || service.state === "external");
   return { running, anythingRecorded, services, env: state.env, problem };
@@ -418,8 +497,8 @@ async function ownServiceStatus(
 }
 
 /**
- * `postgres://pipeline:***@127.0.0.1:5432/velib`: hides the password of every URL in `text`
- * (a URL, or a message that quotes one).
+ * `postgres://pipeline:***@127.0.0.1:5432/velib`, `http://pipeline:***@127.0.0.1:8123`: hides
+ * the password of every URL in `text` (a URL, or a message that quotes one).
  */
 export function redactDatabaseUrl(text: string): string {
   return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:@/\s'"]*:)[^@/\s'"]*@/gi, "$1***@");
@@ -432,7 +511,7 @@ function messageWithoutPassword(err: unknown, url: string): string {
   return password ? message.replaceAll(password, "***") : message;
 }
 
-/** The settings among KAFKA_BROKERS / DATABASE_URL that are set (non-empty) in `env`. */
+/** The settings among KAFKA_BROKERS / DATABASE_URL / CLICKHOUSE_URL that are set (non-empty) in `env`. */
 export function definedSettings(env: Partial<Record<string, string | undefined>>): Partial<
   ServiceEnv
 > {
@@ -493,10 +572,10 @@ function logToStderr(line: string): void {
 const HELP: Record<string, string> = {
   main: `Usage: deno task services <command> [--help]
 
-Local PostgreSQL and Apache Kafka 3.9.1 on 127.0.0.1 for development and tests.
+Local PostgreSQL, Apache Kafka 3.9.1 and ClickHouse on 127.0.0.1 for development and tests.
 
 Commands:
-  up       start PostgreSQL + Kafka (unless running) and write .services.env
+  up       start PostgreSQL + Kafka + ClickHouse (unless running) and write .services.env
   down     stop everything \`up\` started and remove its state
   env      print .services.env, e.g.: set -a; . <(deno task services env); set +a
   status   show what runs (exit 0 if everything runs, 1 otherwise)
@@ -504,20 +583,23 @@ Commands:
 Run \`deno task services <command> --help\` for details.`,
   up: `Usage: deno task services up
 
-Starts a PostgreSQL server (OS packages, as the \`postgres\` user when run as root) and an
-Apache Kafka 3.9.1 broker (KRaft, single node) on free ports of 127.0.0.1, waits until both
-serve requests, then writes .services.env:
+Starts a PostgreSQL server (OS packages, as the \`postgres\` user when run as root), an
+Apache Kafka 3.9.1 broker (KRaft, single node) and a ClickHouse server (OS packages, HTTP
+only, as the \`clickhouse\` user when run as root) on free ports of 127.0.0.1, waits until
+all three serve requests, then writes .services.env:
   KAFKA_BROKERS=127.0.0.1:<port>
   DATABASE_URL=postgres://pipeline:<password>@127.0.0.1:<port>/velib
+  CLICKHOUSE_URL=http://pipeline:<password>@127.0.0.1:<port>
 Data lives in /tmp/velib-*, state in .services/. Already running: prints the settings.
-If KAFKA_BROKERS and/or DATABASE_URL are set in the environment, they are checked and used,
-and only the missing service is started. The first run downloads the Kafka jars with Maven
-into \${XDG_CACHE_HOME:-~/.cache}/velib-pipeline/.
-Needs: postgresql, Java 17+ and mvn (apt-get install -y postgresql openjdk-17-jre-headless maven).`,
+If KAFKA_BROKERS, DATABASE_URL and/or CLICKHOUSE_URL are set in the environment, they are
+checked and used, and only the missing services are started. The first run downloads the
+Kafka jars with Maven into \${XDG_CACHE_HOME:-~/.cache}/velib-pipeline/.
+Needs: postgresql, clickhouse-server, Java 17+ and mvn (apt-get install -y postgresql
+openjdk-17-jre-headless maven; apt-get install -y --no-install-recommends clickhouse-server).`,
   down: `Usage: deno task services down
 
-Stops the PostgreSQL server and Kafka broker started by \`up\` (also after a crashed or
-interrupted \`up\`), deletes their data dirs, .services/ and .services.env.`,
+Stops the PostgreSQL server, Kafka broker and ClickHouse server started by \`up\` (also
+after a crashed or interrupted \`up\`), deletes their data dirs, .services/ and .services.env.`,
   env: `Usage: deno task services env
 
 Prints .services.env (KEY=value lines, real password included). Load it with:
@@ -605,6 +687,7 @@ async function commandUp(): Promise<number> {
     console.log(`Services ready in ${formatSeconds(performance.now() - startedAt)}:`);
     console.log(`  Kafka broker:      ${services.kafkaVersion} (${services.env.KAFKA_BROKERS})`);
     console.log(`  PostgreSQL server: ${services.postgresVersion}`);
+    console.log(`  ClickHouse server: ${services.clickhouseVersion}`);
     printSettings(services.env);
     return 0;
   } catch (err) {
@@ -691,6 +774,9 @@ function printStatus(status: StatusReport): void {
 function printSettings(env: Partial<ServiceEnv>): void {
   if (env.KAFKA_BROKERS) console.log(`  KAFKA_BROKERS=${env.KAFKA_BROKERS}`);
   if (env.DATABASE_URL) console.log(`  DATABASE_URL=${redactDatabaseUrl(env.DATABASE_URL)}`);
+  if (env.CLICKHOUSE_URL) {
+    console.log(`  CLICKHOUSE_URL=${redactDatabaseUrl(env.CLICKHOUSE_URL)}`);
+  }
   console.log(`Settings are in .services.env; load them with:`);
   console.log(`  set -a; . <(deno task services env); set +a`);
 }

@@ -1,9 +1,10 @@
 /**
  * The project's test command: `deno task test [-- extra deno test args]`.
  *
- * Uses KAFKA_BROKERS / DATABASE_URL from the environment when set; otherwise starts a private
- * PostgreSQL server and Kafka broker for this run (never touching the ones of
- * `deno task services up`) and always stops them afterwards, also on SIGINT/SIGTERM.
+ * Uses KAFKA_BROKERS / DATABASE_URL / CLICKHOUSE_URL from the environment when set; otherwise
+ * starts a private PostgreSQL server, Kafka broker and ClickHouse server for this run (never
+ * touching the ones of `deno task services up`) and always stops them afterwards, also on
+ * SIGINT/SIGTERM.
  * Runs `deno test -A --doc` over the repo, one file at a time (tests share the services), then
  * prints `tests: N passed, N failed, N skipped` and exits with deno test's exit code.
  *
@@ -29,14 +30,14 @@ import { DRILL_REPORT_VARIABLE, formatDrillTable, readDrillRows } from "../tests
 import { SERVICE_DIR_PARENT } from "./lib/state.ts";
 
 /** The fixed part of the deno test command line; extra args are appended. */
-// No --parallel: files run one at a time, since they share one broker and one server.
+// No --parallel: files run one at a time, since they share one broker and the servers.
 // (`--parallel=false` would not do: Deno reads the flag's presence as "on".)
 export const DENO_TEST_ARGS: readonly string[] = ["test", "-A", "--doc"];
 
 const HELP = `Usage: deno task test [-- <extra deno test args>]
 
-Runs the whole test suite against a real PostgreSQL server and Kafka broker:
-  - KAFKA_BROKERS / DATABASE_URL from the environment are used when set;
+Runs the whole test suite against a real PostgreSQL server, Kafka broker and ClickHouse server:
+  - KAFKA_BROKERS / DATABASE_URL / CLICKHOUSE_URL from the environment are used when set;
   - anything missing is started just for this run (in /tmp) and stopped afterwards.
 Then runs: deno ${DENO_TEST_ARGS.join(" ")} [extra args]
 and prints "tests: N passed, N failed, N skipped". Exit status is deno test's; it is
@@ -195,6 +196,11 @@ function printBanner(services: Services): void {
   console.log(
     `PostgreSQL server: ${services.postgresVersion} (${
       redactDatabaseUrl(services.env.DATABASE_URL)
+    })`,
+  );
+  console.log(
+    `ClickHouse server: ${services.clickhouseVersion} (${
+      redactDatabaseUrl(services.env.CLICKHOUSE_URL)
     })`,
   );
 }

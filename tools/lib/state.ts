@@ -17,10 +17,13 @@ export interface ServiceEnv {
   KAFKA_BROKERS: string;
   /** e.g. `postgres://pipeline:<password>@127.0.0.1:39432/velib`. */
   DATABASE_URL: string;
+  /** ClickHouse's HTTP interface, e.g. `http://pipeline:<password>@127.0.0.1:38123`. */
+  CLICKHOUSE_URL: string;
 }
 
-/** The two services we can run. */
-export type ServiceKind = "postgres" | "kafka";
+/** The services we can run. */
+export type ServiceKind = "postgres" | "kafka" | "clickhouse";
+const SERVICE_KINDS: readonly ServiceKind[] = ["postgres", "kafka", "clickhouse"];
 
 /** Identifies who owns a service dir. */
 export interface ServiceOwner {
@@ -54,7 +57,11 @@ export interface ServiceDir {
 
 /** Where service temp dirs go; fixed (not $TMPDIR) so that `down` knows where to look. */
 export const SERVICE_DIR_PARENT = "/tmp";
-const DIR_PREFIXES: Record<ServiceKind, string> = { postgres: "velib-pg-", kafka: "velib-kafka-" };
+const DIR_PREFIXES: Record<ServiceKind, string> = {
+  postgres: "velib-pg-",
+  kafka: "velib-kafka-",
+  clickhouse: "velib-clickhouse-",
+};
 const MARKER_FILE = "velib-service.json";
 
 /** Creates a fresh service dir under /tmp and writes its marker before anything else. */
@@ -76,11 +83,18 @@ export async function createServiceDir(
   return dir;
 }
 
+/** True for a path of the form `/tmp/velib-pg-*` (etc.): a dir {@link createServiceDir} makes. */
+export function isServiceDirPath(path: string): boolean {
+  const name = path.slice(SERVICE_DIR_PARENT.length + 1);
+  return path.startsWith(`${SERVICE_DIR_PARENT}/`) && !name.includes("/") &&
+    Object.values(DIR_PREFIXES).some((prefix) => name.startsWith(prefix));
+}
+
 /** Reads a service dir's marker; undefined if it is missing or unreadable. */
 export async function readMarker(dir: string): Promise<ServiceMarker | undefined> {
   try {
     const marker = JSON.parse(await Deno.readTextFile(join(dir, MARKER_FILE)));
-    return marker?.kind === "postgres" || marker?.kind === "kafka" ? marker : undefined;
+    return SERVICE_KINDS.includes(marker?.kind) ? marker : undefined;
   } catch {
     return undefined;
   }
@@ -92,9 +106,8 @@ export async function findServiceDirs(
 ): Promise<ServiceDir[]> {
   const found: ServiceDir[] = [];
   for await (const entry of Deno.readDir(SERVICE_DIR_PARENT)) {
-    if (!entry.isDirectory) continue;
-    if (!Object.values(DIR_PREFIXES).some((prefix) => entry.name.startsWith(prefix))) continue;
     const dir = join(SERVICE_DIR_PARENT, entry.name);
+    if (!entry.isDirectory || !isServiceDirPath(dir)) continue;
     const marker = await readMarker(dir);
     if (marker && accept(marker)) found.push({ dir, marker });
   }
@@ -129,6 +142,15 @@ export interface KafkaRecord {
   version?: string;
 }
 
+/** What state.json records about a ClickHouse server we started. */
+export interface ClickhouseRecord {
+  dir: string;
+  port?: number;
+  pid?: number;
+  logPath?: string;
+  version?: string;
+}
+
 /** Contents of `<stateDir>/state.json`. */
 export interface ServicesState {
   version: 1;
@@ -139,6 +161,7 @@ export interface ServicesState {
   external: Partial<ServiceEnv>;
   postgres?: PostgresRecord;
   kafka?: KafkaRecord;
+  clickhouse?: ClickhouseRecord;
 }
 
 /** Path of the state file inside a state dir. */
@@ -172,7 +195,7 @@ export function removeState(stateDir: string): Promise<void> {
 }
 
 /**
- * Keeps state.json in step with startup. Updates are serialized (PostgreSQL and Kafka start
+ * Keeps state.json in step with startup. Updates are serialized (the services start
  * concurrently) and each write is atomic, so the file is never half-written.
  */
 export class StateRecorder {
