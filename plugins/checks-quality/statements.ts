@@ -71,4 +71,25 @@ $$`,
     (run_id, pipeline, check_name, severity, observed, threshold, passed, message)
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
   },
+  clickhouse: {
+    // Its create is idempotent and cheap, and a warehouse may keep its databases under a
+    // prefix (which a name in a string would miss): always send it.
+    present: "SELECT 0 AS present",
+    // Append-only, a row per check and run, as in PostgreSQL; ordered for "the latest results
+    // of a check". Two instances creating it at once both succeed (IF NOT EXISTS).
+    create: `CREATE TABLE IF NOT EXISTS pipeline.check_results (
+  run_id String,
+  pipeline String,
+  check_name String,
+  severity Enum8('info' = 1, 'warn' = 2, 'error' = 3),
+  observed Nullable(Float64),
+  threshold Float64,
+  passed UInt8,
+  message String,
+  checked_at DateTime('UTC') DEFAULT now()
+) ENGINE = MergeTree ORDER BY (check_name, checked_at)`,
+    insert: `INSERT INTO pipeline.check_results
+    (run_id, pipeline, check_name, severity, observed, threshold, passed, message)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+  },
 };
