@@ -43,6 +43,7 @@
 export {
   canonical,
   caseById,
+  letterAsReject,
   registerCases,
   requiredEnv,
   sinkCases,

@@ -8,7 +8,7 @@
 export { canonical, caseById, registerCases } from "./testing/case.ts";
 export type { SuiteCase } from "./testing/case.ts";
 export { requiredEnv, testContext, uniqueName } from "./testing/context.ts";
-export { sinkCases, sinkSuite } from "./testing/sink_suite.ts";
+export { letterAsReject, sinkCases, sinkSuite } from "./testing/sink_suite.ts";
 export type { SinkHarness, SinkSuiteOptions } from "./testing/sink_suite.ts";
 export { sourceCases, sourceSuite } from "./testing/source_suite.ts";
 export type { SourceHarness, SourceSuiteOptions } from "./testing/source_suite.ts";

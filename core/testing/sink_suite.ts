@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { BatchError, PipelineError } from "../errors.ts";
-import type { Reject, Sink, SinkBatch } from "../types.ts";
+import type { DeadLetter, Reject, Sink, SinkBatch } from "../types.ts";
 import { canonical, registerCases, type SuiteCase } from "./case.ts";
 
 /** A sink under test, with a way to look into what it stored. */
@@ -20,6 +20,35 @@ export interface SinkHarness<T> extends AsyncDisposable {
    * Required unless the suite's `deadLetters` is false.
    */
   storedRejects?(): Promise<Reject[]>;
+}
+
+/**
+ * A dead letter as the reject it was, for a harness's `storedRejects` over a sink that lists its
+ * letters: its payload parsed back when it was stored as JSON text.
+ *
+ * @example
+ * ```ts
+ * import { letterAsReject } from "./sink_suite.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const reject = letterAsReject({
+ *   id: "1",
+ *   stage: "enrich",
+ *   reason: "capacity is negative",
+ *   payload: '{"n":1}',
+ *   failedAt: "2026-12-02T10:00:00Z",
+ * });
+ * assert.deepEqual(reject.payload, { n: 1 });
+ * ```
+ */
+export function letterAsReject(letter: DeadLetter): Reject {
+  let payload: unknown = letter.payload;
+  try {
+    payload = letter.payload === null ? null : JSON.parse(letter.payload);
+  } catch {
+    // Stored as the text it was.
+  }
+  return { payload, reason: letter.reason, stage: letter.stage, origin: letter.origin };
 }
 
 /** What {@linkcode sinkSuite} needs to know about a sink. */

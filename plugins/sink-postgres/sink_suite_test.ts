@@ -1,5 +1,4 @@
-import type { DeadLetter, Reject } from "../../mod.ts";
-import { sinkSuite } from "../../testing.ts";
+import { letterAsReject, sinkSuite } from "../../testing.ts";
 import { scratch } from "./testing.ts";
 
 interface Item {
@@ -18,7 +17,7 @@ sinkSuite<Item>({
       sink,
       stored: () => db.query<Item>(`SELECT id, label FROM ${table}`),
       storedRejects: async () =>
-        (await sink.listDeadLetters({}, new AbortController().signal)).map(asReject),
+        (await sink.listDeadLetters({}, new AbortController().signal)).map(letterAsReject),
       [Symbol.asyncDispose]: () => db[Symbol.asyncDispose](),
     };
   },
@@ -26,14 +25,3 @@ sinkSuite<Item>({
   poison: (n) => ({ id: n, label: null }),
   idempotent: true,
 });
-
-/** A dead letter as the reject it was: its payload parsed back when it was stored as JSON. */
-function asReject(letter: DeadLetter): Reject {
-  let payload: unknown = letter.payload;
-  try {
-    payload = letter.payload === null ? null : JSON.parse(letter.payload);
-  } catch {
-    // Stored as the text it was.
-  }
-  return { payload, reason: letter.reason, stage: letter.stage, origin: letter.origin };
-}
