@@ -8,10 +8,13 @@
  * - `gbfs` (`GBFS_URL=… deno task pipeline run gbfs`): one cycle of any GBFS bike-share system
  *   into the same warehouse, gold and checks as `local`, as the system `GBFS_SYSTEM_ID` names
  *   when its feed has no `system_information`.
+ * - `load-clickhouse` (batch, from Airflow): the same topic, its own consumer group, the same
+ *   enrich → the ClickHouse warehouse, its gold scripts and the same checks in ClickHouse's SQL.
  * - the rerun `reload-retained` (`deno task pipeline rerun reload-retained [--from] [--to]`): part
- *   of the topic again into the warehouse, never moving the live group or positions.
+ *   of the topic again into the warehouse, never moving the live group or positions; and
+ *   `reload-clickhouse`, the same into the ClickHouse warehouse.
  *
- * `KAFKA_BROKERS`, `DATABASE_URL` and `VELIB_API_URL` override the addresses below;
+ * `KAFKA_BROKERS`, `DATABASE_URL`, `CLICKHOUSE_URL` and `VELIB_API_URL` override the addresses below;
  * `VELIB_ANALYST_PASSWORD` lets the read-only role `velib_analyst` log in; `VELIB_DATA_DIR`
  * moves the embedded warehouse.
  *
@@ -22,6 +25,7 @@ import { fileURLToPath } from "node:url";
 import { defineConfig } from "./mod.ts";
 import { qualityCheck } from "./plugins/checks-quality/mod.ts";
 import { kafkaSink, kafkaSource } from "./plugins/kafka/mod.ts";
+import { clickhouseSink, clickhouseStep } from "./plugins/sink-clickhouse/mod.ts";
 import { postgresSink, postgresStep } from "./plugins/sink-postgres/mod.ts";
 import { gbfsSource } from "./plugins/source-gbfs/mod.ts";
 import { velibSource } from "./plugins/source-velib/mod.ts";
@@ -164,20 +168,13 @@ const check = (
   severity: "info" | "warn" | "error",
   threshold: number,
   description: string,
-) =>
-  qualityCheck({
-    name,
-    severity,
-    threshold,
-    description,
-    query: here(`sql/checks/${name}.sql`),
-  });
+) => ({ name, severity, threshold, description });
 
 /**
  * The data-quality checks. What real captures always have (bikes over capacity, capacity 0) is a
  * warning or information, so that an error means something broke.
  */
-const checks = [
+const checkSet = [
   check("freshness", "error", 600, "Seconds since the newest snapshot was collected."),
   check("station_count", "error", 20, "Percent fewer stations in the newest cycle than usual."),
   check("duplicates", "error", 0, "Snapshots stored twice in the last hour of data."),
@@ -187,6 +184,43 @@ const checks = [
   check("capacity_zero", "info", 0, "Stations reporting a capacity of 0."),
   check("dead_letters", "warn", 0, "Records set aside in the last hour."),
 ];
+
+/** The checks with their queries in `folder`, one `<name>.sql` each: one per warehouse's SQL. */
+const checksIn = (folder: string) =>
+  checkSet.map((spec) => qualityCheck({ ...spec, query: here(`${folder}/${spec.name}.sql`) }));
+
+const checks = checksIn("sql/checks");
+
+/**
+ * The ClickHouse warehouse: the same raw and mart tables as PostgreSQL's, created by its own
+ * migrations. Replays collapse on read (ReplacingMergeTree, FINAL).
+ */
+const clickhouse = {
+  url: "http://pipeline@127.0.0.1:8123",
+  migrations: here("sql/clickhouse/migrations"),
+};
+
+/** Every snapshot once in `raw`, the newest per station in `mart`, then the positions. */
+const clickhouseSnapshots = clickhouseSink({
+  ...clickhouse,
+  writes: [{ table: "raw.station_snapshots" }, { table: "mart.station_latest" }],
+});
+
+/** The gold scripts of the ClickHouse warehouse: the same buckets as PostgreSQL's. */
+const clickhouseGold = {
+  "refresh-hourly": clickhouseStep({
+    ...clickhouse,
+    script: here("sql/clickhouse/gold/refresh_hourly_stats.sql"),
+    args: { time_zone: TIME_ZONE },
+    window: { from: "window_start", to: "window_end" },
+  }),
+  "refresh-daily": clickhouseStep({
+    ...clickhouse,
+    script: here("sql/clickhouse/gold/refresh_daily_stats.sql"),
+    args: { time_zone: TIME_ZONE },
+    window: { from: "window_start", to: "window_end" },
+  }),
+};
 
 /** Records the API sent that could not be normalized, with the reason; kept a week. */
 const rejectedStations = kafkaSink({
@@ -227,6 +261,23 @@ export default defineConfig({
       warehouse: snapshots,
       checks,
     },
+    "load-clickhouse": {
+      description: "Loads the stations topic into the ClickHouse warehouse, as a second " +
+        "consumer with its own group, then refreshes its gold tables.",
+      source: kafkaSource({
+        brokers: LOCAL_BROKER,
+        clientId: CLIENT_ID,
+        topic: "velib-stations",
+        groupId: "velib-clickhouse",
+        eventTimeField: "collected_at",
+      }),
+      transforms: [enrich({})],
+      sinks: [clickhouseSnapshots],
+      deadLetter: clickhouseSnapshots,
+      steps: clickhouseGold,
+      warehouse: clickhouseSnapshots,
+      checks: checksIn("sql/clickhouse/checks"),
+    },
     local: {
       description: "One cycle from the Vélib' API straight into the warehouse, gold and a " +
         "summary: no Kafka, and an embedded database unless DATABASE_URL is set.",
@@ -258,6 +309,13 @@ export default defineConfig({
         "warehouse, adding what is missing (after a restore from a backup), then refreshes the " +
         "gold buckets that received rows. --from/--to narrow it to a window.",
       pipeline: "load",
+      from: "earliest",
+    },
+    "reload-clickhouse": {
+      description: "Reloads everything the stations topic still holds into the ClickHouse " +
+        "warehouse: what it holds already collapses on read, what is missing is added; then " +
+        "refreshes the gold buckets of the window. --from/--to narrow it.",
+      pipeline: "load-clickhouse",
       from: "earliest",
     },
   },

@@ -1,4 +1,5 @@
-"""Vélib' load, every 5 minutes: Kafka → warehouse, then the gold tables, then the checks.
+"""Vélib' load, every 5 minutes: Kafka → warehouse, then the gold tables, then the checks; one
+DAG per warehouse, of the same shape: `velib_pipeline` (PostgreSQL) and `velib_clickhouse`.
 
 Each task is one `deno task pipeline …` command, so the DAG holds no pipeline logic and imports
 nothing from the project. The command's exit code is the task's state (0 ok, 1 failure,
@@ -11,8 +12,9 @@ environment, else the directory above `dags/`. Parsing must stay cheap and offli
 processor re-parses this file every few seconds), so nothing here reads a Variable, the
 metadata DB or the network at import.
 
-The worker needs `deno` on its PATH, and `DATABASE_URL` and `KAFKA_BROKERS` in its
-environment: every task inherits the worker's environment.
+The worker needs `deno` on its PATH, and `KAFKA_BROKERS` and `DATABASE_URL` (and, for
+`velib_clickhouse`, `CLICKHOUSE_URL`) in its environment: every task inherits the worker's
+environment.
 """
 
 from __future__ import annotations
@@ -58,43 +60,68 @@ def pipeline(task_id: str, args: str, timeout: timedelta) -> BashOperator:
     )
 
 
-with DAG(
-    dag_id="velib_pipeline",
-    description="Vélib' stations: Kafka → PostgreSQL warehouse, gold tables, data-quality checks.",
-    # On the clock (:00, :05, …): one run per 5 minutes of messages, easy to match with logs.
-    schedule="*/5 * * * *",
-    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
-    # Each run consumes everything waiting in Kafka, so missed intervals need no catch-up run,
-    # and two runs at once would only race for the same messages.
-    catchup=False,
-    max_active_runs=1,
-    # Retries ride out a broker or database restart. Exit codes 2 and 3 (usage, a failed
-    # check) are retried too, since BashOperator cannot tell exit codes apart: that costs
-    # two minutes before the failure shows, and never a wrong result.
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=1)},
-    user_defined_macros={"velib_project_dir": velib_project_dir},
-    tags=["velib"],
-) as dag:
-    # Timeouts: a timed-out command gets SIGTERM and exits 143 without acknowledging the batch
-    # in flight, so killing it is safe; they only bound how long a stuck run holds the slot.
-    # - health, 1 min: one cheap call (a metadata request, SELECT 1) that answers in
-    #   milliseconds; a minute without an answer means the service is down.
-    # - consume, 4 min: bounded to what the topic held at start, about 7,400 messages
-    #   (1,471 stations a minute) that load in seconds. After an outage each batch commits
-    #   its rows and offsets together, so a timed-out try keeps its progress and the
-    #   retries and next runs catch up. Health + consume fit one 5-min slot; past it,
-    #   max_active_runs=1 delays the next run instead of overlapping it.
-    # - refreshes and ranking, 2 min: incremental, their cost follows what was just loaded.
-    # - quality, 2 min: a few aggregate queries over the warehouse.
-    kafka_health = pipeline("check_kafka_health", "health load kafka", timedelta(minutes=1))
-    dwh_health = pipeline("check_dwh_health", "health load postgres", timedelta(minutes=1))
-    consume = pipeline("consume_kafka_batch", "batch load --load-only", timedelta(minutes=4))
-    gold = [
-        pipeline("refresh_hourly_agg", "step load refresh-hourly", timedelta(minutes=2)),
-        pipeline("refresh_daily_agg", "step load refresh-daily", timedelta(minutes=2)),
-        pipeline("compute_station_rank", "step load rank-stations", timedelta(minutes=2)),
-    ]
-    quality = pipeline("data_quality_check", "check load", timedelta(minutes=2))
+def load_dag(dag_id: str, load: str, warehouse: str, description: str) -> DAG:
+    """The load DAG of one warehouse: its pipeline `load` reads the topic with its own consumer
+    group, so each warehouse's DAG runs, fails and catches up on its own; `warehouse` is the
+    component `health` asks."""
+    with DAG(
+        dag_id=dag_id,
+        description=description,
+        # On the clock (:00, :05, …): one run per 5 minutes of messages, easy to match with logs.
+        schedule="*/5 * * * *",
+        start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+        # Each run consumes everything waiting in Kafka, so missed intervals need no catch-up
+        # run, and two runs at once would only race for the same messages.
+        catchup=False,
+        max_active_runs=1,
+        # Retries ride out a broker or database restart. Exit codes 2 and 3 (usage, a failed
+        # check) are retried too, since BashOperator cannot tell exit codes apart: that costs
+        # two minutes before the failure shows, and never a wrong result.
+        default_args={"retries": 2, "retry_delay": timedelta(minutes=1)},
+        user_defined_macros={"velib_project_dir": velib_project_dir},
+        tags=["velib"],
+    ) as dag:
+        # Timeouts: a timed-out command gets SIGTERM and exits 143 without acknowledging the
+        # batch in flight, so killing it is safe; they only bound how long a stuck run holds
+        # the slot.
+        # - health, 1 min: one cheap call (a metadata request, a ping) that answers in
+        #   milliseconds; a minute without an answer means the service is down.
+        # - consume, 4 min: bounded to what the topic held at start, about 7,400 messages
+        #   (1,471 stations a minute) that load in seconds. After an outage each batch stores
+        #   its rows and then its offsets, so a timed-out try keeps its progress and the
+        #   retries and next runs catch up. Health + consume fit one 5-min slot; past it,
+        #   max_active_runs=1 delays the next run instead of overlapping it.
+        # - refreshes and ranking, 2 min: incremental, their cost follows what was just loaded.
+        # - quality, 2 min: a few aggregate queries over the warehouse.
+        minute, minutes = timedelta(minutes=1), timedelta(minutes=2)
+        kafka_health = pipeline("check_kafka_health", f"health {load} kafka", minute)
+        dwh_health = pipeline("check_dwh_health", f"health {load} {warehouse}", minute)
+        consume = pipeline(
+            "consume_kafka_batch", f"batch {load} --load-only", timedelta(minutes=4)
+        )
+        gold = [
+            pipeline("refresh_hourly_agg", f"step {load} refresh-hourly", minutes),
+            pipeline("refresh_daily_agg", f"step {load} refresh-daily", minutes),
+            pipeline("compute_station_rank", f"step {load} rank-stations", minutes),
+        ]
+        quality = pipeline("data_quality_check", f"check {load}", minutes)
 
-    # Gold only from a successful load (the default all_success trigger rule), checks last.
-    [kafka_health, dwh_health] >> consume >> gold >> quality
+        # Gold only from a successful load (the default all_success trigger rule), checks last.
+        [kafka_health, dwh_health] >> consume >> gold >> quality
+    return dag
+
+
+dag = load_dag(
+    "velib_pipeline",
+    load="load",
+    warehouse="postgres",
+    description="Vélib' stations: Kafka → PostgreSQL warehouse, gold tables, data-quality checks.",
+)
+
+# The same shape on the ClickHouse warehouse, a second consumer of the same topic.
+clickhouse_dag = load_dag(
+    "velib_clickhouse",
+    load="load-clickhouse",
+    warehouse="clickhouse",
+    description="Vélib' stations: Kafka → ClickHouse warehouse, gold tables, data-quality checks.",
+)

@@ -1,7 +1,8 @@
 /**
- * `dags/velib_pipeline.py` as Airflow's DAG processor loads it: no import error, the seven
- * tasks and their order, the schedule and retry settings, the commands, and an import that
- * touches neither the network nor the metadata DB.
+ * `dags/velib_pipeline.py` as Airflow's DAG processor loads it: no import error, its two load
+ * DAGs (PostgreSQL's and ClickHouse's) each with the seven tasks and their order, the schedule
+ * and retry settings, the commands, and an import that touches neither the network nor the
+ * metadata DB.
  *
  * @module
  */
@@ -23,36 +24,48 @@ interface TaskFacts {
   trigger_rule: string;
 }
 
+interface DagShape {
+  schedule: string;
+  interval_seconds: number[];
+  catchup: boolean;
+  max_active_runs: number;
+  start_date: string | null;
+  project_dir: {
+    template: string;
+    default: string;
+    env: string;
+    variable: string;
+    same_for_all_tasks: boolean;
+  };
+  tasks: Record<string, TaskFacts>;
+}
+
 interface ShapeFacts {
   dag_ids: string[];
   import_errors: Record<string, string>;
-  dag?: {
-    schedule: string;
-    interval_seconds: number[];
-    catchup: boolean;
-    max_active_runs: number;
-    start_date: string | null;
-    project_dir: {
-      template: string;
-      default: string;
-      env: string;
-      variable: string;
-      same_for_all_tasks: boolean;
-    };
-    tasks: Record<string, TaskFacts>;
-  };
+  dag?: DagShape;
+  dags: Record<string, DagShape>;
 }
 
-/** What each task runs after `deno task pipeline`, and its execution_timeout in seconds. */
-const COMMANDS: Record<string, [string, number]> = {
-  check_kafka_health: ["health load kafka", 60],
-  check_dwh_health: ["health load postgres", 60],
-  consume_kafka_batch: ["batch load --load-only", 240],
-  refresh_hourly_agg: ["step load refresh-hourly", 120],
-  refresh_daily_agg: ["step load refresh-daily", 120],
-  compute_station_rank: ["step load rank-stations", 120],
-  data_quality_check: ["check load", 120],
-};
+/**
+ * What each task runs after `deno task pipeline`, and its execution_timeout in seconds, for a
+ * load pipeline and its warehouse component.
+ */
+const commands = (load: string, warehouse: string): Record<string, [string, number]> => ({
+  check_kafka_health: [`health ${load} kafka`, 60],
+  check_dwh_health: [`health ${load} ${warehouse}`, 60],
+  consume_kafka_batch: [`batch ${load} --load-only`, 240],
+  refresh_hourly_agg: [`step ${load} refresh-hourly`, 120],
+  refresh_daily_agg: [`step ${load} refresh-daily`, 120],
+  compute_station_rank: [`step ${load} rank-stations`, 120],
+  data_quality_check: [`check ${load}`, 120],
+});
+
+/** The load DAGs: one per warehouse, of the same shape. */
+const LOAD_DAGS = [
+  { id: "velib_pipeline", load: "load", warehouse: "postgres" },
+  { id: "velib_clickhouse", load: "load-clickhouse", warehouse: "clickhouse" },
+];
 
 const BASH_OPERATOR = "airflow.providers.standard.operators.bash.BashOperator";
 
@@ -66,38 +79,45 @@ function loadShape(): Promise<ShapeFacts> {
   })();
 }
 
-Deno.test("velib_pipeline loads through the DagBag with its 7 tasks, order, schedule, retries and commands", async () => {
-  const facts = await loadShape();
+for (const { id: dagId, load, warehouse } of LOAD_DAGS) {
+  Deno.test(`${dagId} loads through the DagBag with its 7 tasks, order, schedule, retries and commands`, async () => {
+    const facts = await loadShape();
 
-  assert.deepEqual(facts.import_errors, {});
-  assert.deepEqual(facts.dag_ids, ["velib_pipeline", "velib_rerun"]);
-  const dag = facts.dag!;
-  assert.ok(dag.interval_seconds.length > 0, dag.schedule);
-  assert.ok(dag.interval_seconds.every((seconds) => seconds === 300), dag.schedule);
-  assert.equal(dag.catchup, false);
-  assert.equal(dag.max_active_runs, 1);
-  assert.ok(dag.start_date && Date.parse(dag.start_date) < Date.now(), dag.start_date ?? "none");
+    assert.deepEqual(facts.import_errors, {});
+    assert.deepEqual(facts.dag_ids, ["velib_clickhouse", "velib_pipeline", "velib_rerun"]);
+    const dag = facts.dags[dagId];
+    const COMMANDS = commands(load, warehouse);
+    assert.ok(dag.interval_seconds.length > 0, dag.schedule);
+    assert.ok(dag.interval_seconds.every((seconds) => seconds === 300), dag.schedule);
+    assert.equal(dag.catchup, false);
+    assert.equal(dag.max_active_runs, 1);
+    assert.ok(dag.start_date && Date.parse(dag.start_date) < Date.now(), dag.start_date ?? "none");
 
-  assert.deepEqual(Object.keys(dag.tasks).sort(), TASK_IDS);
-  for (const [id, task] of Object.entries(dag.tasks)) {
-    const downstream = TASK_IDS.filter((other) => UPSTREAM[other].includes(id));
-    assert.deepEqual(task.upstream, UPSTREAM[id], `${id}: upstream`);
-    assert.deepEqual(task.downstream, downstream, `${id}: downstream`);
-    assert.equal(task.trigger_rule, "all_success", `${id}: runs only when all upstream succeeded`);
-    assert.equal(task.operator, BASH_OPERATOR, `${id}: operator`);
-    assert.equal(task.retries, 2, `${id}: retries`);
-    assert.equal(task.retry_delay_seconds, 60, `${id}: retry_delay`);
-    const [args, timeout] = COMMANDS[id];
-    assert.equal(task.execution_timeout_seconds, timeout, `${id}: execution_timeout`);
-    const command = task.bash_command ?? "";
-    assert.ok(command.startsWith(`deno task pipeline ${args}`), `${id}: ${command}`);
-    // Only options such as --log-format json may follow.
-    assert.match(command.slice(`deno task pipeline ${args}`.length), /^( --[a-z-]+( [a-z]+)?)*$/);
-    assert.equal(task.append_env, true, `${id}: must inherit the worker's environment`);
-    assert.deepEqual(task.skip_on_exit_code, [], `${id}: no exit code may mean "skipped"`);
-    assert.equal(task.do_xcom_push, true, `${id}: the JSON summary goes to XCom`);
-  }
-});
+    assert.deepEqual(Object.keys(dag.tasks).sort(), TASK_IDS);
+    for (const [id, task] of Object.entries(dag.tasks)) {
+      const downstream = TASK_IDS.filter((other) => UPSTREAM[other].includes(id));
+      assert.deepEqual(task.upstream, UPSTREAM[id], `${id}: upstream`);
+      assert.deepEqual(task.downstream, downstream, `${id}: downstream`);
+      assert.equal(
+        task.trigger_rule,
+        "all_success",
+        `${id}: runs only when all upstream succeeded`,
+      );
+      assert.equal(task.operator, BASH_OPERATOR, `${id}: operator`);
+      assert.equal(task.retries, 2, `${id}: retries`);
+      assert.equal(task.retry_delay_seconds, 60, `${id}: retry_delay`);
+      const [args, timeout] = COMMANDS[id];
+      assert.equal(task.execution_timeout_seconds, timeout, `${id}: execution_timeout`);
+      const command = task.bash_command ?? "";
+      assert.ok(command.startsWith(`deno task pipeline ${args}`), `${id}: ${command}`);
+      // Only options such as --log-format json may follow.
+      assert.match(command.slice(`deno task pipeline ${args}`.length), /^( --[a-z-]+( [a-z]+)?)*$/);
+      assert.equal(task.append_env, true, `${id}: must inherit the worker's environment`);
+      assert.deepEqual(task.skip_on_exit_code, [], `${id}: no exit code may mean "skipped"`);
+      assert.equal(task.do_xcom_push, true, `${id}: the JSON summary goes to XCom`);
+    }
+  });
+}
 
 Deno.test("velib_pipeline runs in the Variable's directory, else VELIB_PROJECT_DIR's, else the repo root", async () => {
   const { dag } = await loadShape();

@@ -96,10 +96,10 @@ async function rerunDag() {
   return dag;
 }
 
-Deno.test("dags/ loads through the DagBag with both DAGs, velib_pipeline and velib_rerun, and no import error", async () => {
+Deno.test("dags/ loads through the DagBag with its DAGs, velib_pipeline, velib_clickhouse and velib_rerun, and no import error", async () => {
   const facts = await loadShape();
   assert.deepEqual(facts.import_errors, {});
-  assert.deepEqual(facts.dag_ids, ["velib_pipeline", "velib_rerun"]);
+  assert.deepEqual(facts.dag_ids, ["velib_clickhouse", "velib_pipeline", "velib_rerun"]);
   assert.deepEqual(Object.keys(facts.dags).sort(), facts.dag_ids);
   // The main DAG is still the one velib_pipeline_test.ts asserts on.
   assert.deepEqual(facts.dag, facts.dags.velib_pipeline);

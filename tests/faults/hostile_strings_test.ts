@@ -10,43 +10,17 @@
  * @module
  */
 import assert from "node:assert/strict";
-import fc from "fast-check";
 import pg from "pg";
 import { requiredEnv } from "../../core/testing.ts";
 import { createTestTopic, produce } from "../../plugins/kafka/test_support.ts";
 import { scratchDatabase } from "../../plugins/sink-postgres/testing.ts";
-import type { StationSnapshot } from "../../contracts/mod.ts";
 import { runCli } from "../support/cli.ts";
-import { syntheticSnapshot } from "../support/synthetic.ts";
+import { hostileSnapshots, INJECTION, judgeHostile } from "./hostile.ts";
 import { sqlState, warehouse } from "../warehouse/support.ts";
 import { drillSeed, recordDrill } from "./report.ts";
 
-/** A synthetic snapshot with a fixed `collected_at` and INSEE code, and `fields` over them. */
-const snapshotAt = (fields: Partial<StationSnapshot>): StationSnapshot =>
-  syntheticSnapshot({ code_insee: "75056", collected_at: "2026-11-30T11:00:00.000Z", ...fields });
-
 const CONFIG = ["--config", "tests/support/load.config.ts"];
 
-const INJECTION = "'); DROP TABLE raw.station_snapshots; --";
-
-/** Hostile text, by what it tries. */
-const HOSTILE: Record<string, string> = {
-  "quotes": `Station "Chez l'Ami" d''Orsay \` ’`,
-  "semicolons and backslashes": "a;b\\c\\\\d\\'e\\\";\\x41\\u0041;",
-  "SQL injection": INJECTION,
-  "injection into a later statement": "x' OR '1'='1'; DELETE FROM mart.station_latest; --",
-  "dollar quoting and placeholders": "$$; DROP SCHEMA mart CASCADE; $$ $1 %s %L {name} {{x}}",
-  "array and JSON syntax": '{"a",NULL}\\",{}[]} ]"}',
-  "control characters": "\u0001\u0007\b\t\n\r\u000b\f\u001b[31mred\u001b[0m\u007f\u0085",
-  "NUL": "Synthetic\u0000station",
-  "emoji": "🚲 Vélo 👨‍👩‍👧‍👦 🏳️‍🌈 🇫🇷",
-  "right-to-left": "محطة الدراجات \u202Eevil\u202C עברית \u200F",
-  "invisible and separators": "\uFEFFzero\u200Bwidth\u2028line\u2029para\u00A0nbsp",
-  "lone surrogate": "half a pair \uD83D here",
-  "10 KB of text": "Synthetic 10 KB name; ".repeat(466).slice(0, 10_240),
-};
-
-/** A synthetic snapshot: not a real station. */
 /**
  * Why PostgreSQL text cannot hold a hostile string as sent, for the two that it cannot: these
  * must come out as dead letters with that reason, and every other one stored verbatim.
@@ -55,26 +29,6 @@ const UNSTORABLE: Record<string, RegExp> = {
   "NUL": /0x00/,
   "lone surrogate": /lone surrogate/,
 };
-
-/** One snapshot per hostile string and text field (the station code too), in a seeded order. */
-function hostileSnapshots(seed: number): Array<{ kind: string; snapshot: StationSnapshot }> {
-  const all = Object.entries(HOSTILE).flatMap(([kind, text], i) => [
-    {
-      kind,
-      snapshot: snapshotAt({ station_code: `hostile-name-${i}`, station_name: text }),
-    },
-    { kind, snapshot: snapshotAt({ station_code: `hostile-commune-${i}`, commune: text }) },
-    { kind, snapshot: snapshotAt({ station_code: `hostile-insee-${i}`, code_insee: text }) },
-    ...text.length <= 64 ? [{ kind, snapshot: snapshotAt({ station_code: text }) }] : [],
-  ]);
-  const [shuffled] = fc.sample(
-    fc.shuffledSubarray(all, { minLength: all.length, maxLength: all.length }),
-    { seed, numRuns: 1 },
-  );
-  return shuffled;
-}
-
-const TEXT_FIELDS = ["station_code", "station_name", "commune", "code_insee"] as const;
 
 /** The tables of the warehouse schemas, with their row counts. */
 async function tablesAndCounts(client: pg.Client): Promise<Map<string, number>> {
@@ -131,37 +85,14 @@ Deno.test("hostile strings: each is stored verbatim in raw and mart or dead-lett
     const dead = await client.query(
       "SELECT reason, stage, payload, source_offset::int AS offset FROM pipeline.dead_letters",
     );
-    const deadByOffset = new Map(dead.rows.map((row) => [row.offset, row]));
-    const byCode = (rows: Array<Record<string, unknown>>) =>
-      new Map(rows.map((row) => [row.station_code, row]));
-    const [rawByCode, martByCode, hourlyByCode] = [raw.rows, mart.rows, hourly.rows].map(byCode);
-
-    let stored = 0;
-    let deadLettered = 0;
-    hostile.forEach(({ kind, snapshot }, offset) => {
-      const label = `offset ${offset}, ${kind}`;
-      const letter = deadByOffset.get(offset);
-      const row = rawByCode.get(snapshot.station_code);
-      if (kind in UNSTORABLE) {
-        assert.equal(row, undefined, `${label}: not stored altered`);
-        assert.match(letter?.reason ?? "", UNSTORABLE[kind], `${label}: dead letter with why`);
-        assert.deepEqual(JSON.parse(letter!.payload), snapshot, `${label}: the payload as sent`);
-        deadLettered++;
-        return;
-      }
-      assert.equal(letter, undefined, `${label}: not a dead letter (${letter?.reason})`);
-      stored++;
-      const expected = Object.fromEntries(TEXT_FIELDS.map((field) => [field, snapshot[field]]));
-      assert.deepEqual(row, expected, `${label}: raw`);
-      assert.deepEqual(martByCode.get(snapshot.station_code), expected, `${label}: mart`);
-      assert.equal(
-        hourlyByCode.get(snapshot.station_code)?.station_name,
-        snapshot.station_name,
-        `${label}: hourly stats`,
-      );
-    });
+    const { stored, deadLettered, deadByOffset, rawByCode } = judgeHostile(hostile, {
+      raw: raw.rows,
+      mart: mart.rows,
+      hourly: hourly.rows,
+      dead: dead.rows,
+    }, UNSTORABLE);
     const letter = deadByOffset.get(snapshots.length);
-    assert.match(letter?.reason ?? "", /not valid JSON/);
+    assert.match(String(letter?.reason), /not valid JSON/);
     assert.equal(letter?.payload, notJson.replace("\0", "\uFFFD"), "NUL marked, the rest kept");
 
     const after = await tablesAndCounts(client);

@@ -25,7 +25,9 @@ const source = kafkaSource({
 
 export default defineConfig({
   // The reruns of pipeline.config.ts, of this pipeline.
-  reruns: config.reruns,
+  reruns: Object.fromEntries(
+    Object.entries(config.reruns ?? {}).filter(([, rerun]) => rerun.pipeline === "load"),
+  ),
   // Fail fast when a service is missing: the tests check messages, not patience.
   runtime: { connectRetry: { attempts: 3, initialDelayMs: 100, maxDelayMs: 400 } },
   pipelines: {
