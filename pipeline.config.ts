@@ -220,6 +220,12 @@ const clickhouseGold = {
     args: { time_zone: TIME_ZONE },
     window: { from: "window_start", to: "window_end" },
   }),
+  "rank-stations": clickhouseStep({
+    ...clickhouse,
+    script: here("sql/clickhouse/gold/compute_station_ranking.sql"),
+    args: { window_seconds: 24 * 3600, max_gap_seconds: 15 * 60 },
+    at: "at",
+  }),
 };
 
 /** Records the API sent that could not be normalized, with the reason; kept a week. */

@@ -109,7 +109,10 @@ export const stepConfigSchema = connectionSchema.extend({
    * start of the script's previous successful run less a minute, picks what is new.
    */
   window: z.strictObject({ from: scopeName, to: scopeName }).optional(),
-  /** The placeholder that receives the instant to compute as of; with it, the step accepts one. */
+  /**
+   * The placeholder that receives the instant to compute as of (NULL when none is asked for);
+   * with it, the step accepts one.
+   */
   at: scopeName.optional(),
 });
 

@@ -95,7 +95,7 @@ export class ClickhouseStep implements Step {
       });
     }
     const startedAt = wholeSecond(new Date());
-    const values = await this.#values(db, scope, startedAt, signal);
+    const values = await this.#values(db, scope, signal);
     const rows = await db.runScript(script, values, signal, `The script ${this.#config.script}`);
     if (scope?.window === undefined) {
       await db.insert(
@@ -122,7 +122,6 @@ export class ClickhouseStep implements Step {
   async #values(
     db: Database,
     scope: StepScope | undefined,
-    startedAt: Date,
     signal: AbortSignal,
   ): Promise<Record<string, unknown>> {
     const { args, window, at, script } = this.#config;
@@ -153,7 +152,8 @@ export class ClickhouseStep implements Step {
       values[window.from] = wholeSecond(scope?.window?.from ?? FIRST);
       values[window.to] = wholeSecond(scope?.window?.to ?? LAST);
     }
-    if (at !== undefined) values[at] = wholeSecond(scope?.at ?? startedAt);
+    // Without an instant asked for, the script decides (e.g. as of the newest snapshot).
+    if (at !== undefined) values[at] = scope?.at === undefined ? null : wholeSecond(scope.at);
     return values;
   }
 }

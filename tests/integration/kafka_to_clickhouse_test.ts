@@ -130,7 +130,7 @@ const asHourly = (row: Record<string, unknown>): HourlyRow => {
   return out as unknown as HourlyRow;
 };
 
-Deno.test("both warehouses from one topic: load and load-clickhouse each get every message, and their hourly stats agree row for row", async () => {
+Deno.test("both warehouses from one topic: load and load-clickhouse each get every message, and their hourly stats and ranking agree row for row", async () => {
   await using ch = await clickhouseSetup();
   await using database = await scratchDatabase();
   const env = { ...ch.env, DATABASE_URL: database.url };
@@ -183,6 +183,22 @@ Deno.test("both warehouses from one topic: load and load-clickhouse each get eve
       });
       assert.deepEqual(exact(row), exact(expected), `row ${i}`);
     });
+
+    const RANKING = "system_id, station_code, station_name, snapshot_count, minutes_saturated, " +
+      "minutes_empty, rank_saturation, rank_empty";
+    const { rows: pgRanking } = await client.query(
+      `SELECT ${RANKING} FROM mart.station_ranking
+       WHERE computed_at = (SELECT max(computed_at) FROM mart.station_ranking)
+       ORDER BY system_id, station_code`,
+    );
+    const chRanking = await ch.warehouse.query(
+      `SELECT ${RANKING} FROM mart.station_ranking
+       WHERE computed_at = (SELECT max(computed_at) FROM mart.station_ranking)
+       ORDER BY system_id, station_code`,
+    );
+    assert.equal(pgRanking.length, STATIONS);
+    assert.ok(pgRanking.some((row) => Number(row.minutes_saturated) > 0), "some saturation");
+    assert.deepEqual(chRanking.map(asHourly), pgRanking.map(asHourly));
   } finally {
     await client.end();
   }

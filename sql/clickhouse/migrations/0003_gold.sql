@@ -52,3 +52,30 @@ CREATE TABLE IF NOT EXISTS mart.daily_station_stats (
   refreshed_at DateTime('UTC')
 ) ENGINE = ReplacingMergeTree(refreshed_at)
 ORDER BY (system_id, station_code, day);
+
+-- The 24 h ranking of stations by minutes without a dock and without a bike, one computation
+-- per run (computed_at), the ClickHouse copy of PostgreSQL's mart.station_ranking. Readers take
+-- the latest computed_at (of computed_for NULL: the live ranking; else the one asked for).
+-- Computations are not pruned: drop old partitions (one per day) to bound it.
+CREATE TABLE IF NOT EXISTS mart.station_ranking (
+  computed_at DateTime('UTC'),
+  -- The instant it was asked for (a rerun's --at); NULL: as of the newest snapshot.
+  computed_for Nullable(DateTime('UTC')),
+  window_start DateTime('UTC'),
+  window_end DateTime('UTC'),
+  system_id String,
+  station_code String,
+  -- The latest name in the window.
+  station_name String,
+  snapshot_count UInt32,
+  avg_occupancy_rate Nullable(Float64),
+  avg_bikes Float64,
+  -- Minutes with no free dock / no bike, rounded to 2 decimals; ranks use the rounded values.
+  minutes_saturated Float64,
+  minutes_empty Float64,
+  -- As rank(): stations with the same minutes share a rank, 1 = most minutes, per system.
+  rank_saturation UInt32,
+  rank_empty UInt32
+) ENGINE = MergeTree
+PARTITION BY toYYYYMMDD(computed_at)
+ORDER BY (computed_at, system_id, station_code);
