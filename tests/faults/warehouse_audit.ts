@@ -50,7 +50,11 @@ export class Published {
    * await published.add(drill, 10, 42); // 14,710 messages
    * ```
    */
-  async add(drill: Drill, cycles: number, seed: number): Promise<Backlog> {
+  async add(
+    drill: Pick<Drill, "brokers" | "topic" | "partitions">,
+    cycles: number,
+    seed: number,
+  ): Promise<Backlog> {
     const startAt = new Date(CAPTURE_MOMENT.getTime() + this.collectedAts.length * CYCLE_MS);
     const backlog = await publishBacklog({
       brokers: drill.brokers,
@@ -182,7 +186,7 @@ export function total(offsets: Offsets): number {
  * const ends = await highWatermarks(drill); // { 0: 66_200, 1: 67_000, 2: 66_856 }
  * ```
  */
-export function highWatermarks(drill: Drill): Promise<Offsets> {
+export function highWatermarks(drill: Pick<Drill, "topic">): Promise<Offsets> {
   return withTestAdmin(async (admin) => {
     const offsets = await admin.fetchTopicOffsets(drill.topic);
     return Object.fromEntries(offsets.map((p) => [p.partition, Number(p.high)]));
