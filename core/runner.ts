@@ -281,8 +281,10 @@ class Run {
       if (this.#stop.signal.aborted) throw this.#stop.signal.reason;
       if (error instanceof BadRequest) throw error;
       const cause = describeError(error);
+      // A terminal error is not retried: it failed on the first attempt.
+      const tried = isTransient(error) ? ` after ${policy.attempts} attempt(s)` : "";
       throw new PipelineError(
-        `Could not connect ${named.name} after ${policy.attempts} attempt(s): ${cause.message}`,
+        `Could not connect ${named.name}${tried}: ${cause.message}`,
         {
           hint: cause.hint ?? "Check that the service is up and that its address is right.",
           cause: error,

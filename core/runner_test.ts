@@ -385,6 +385,31 @@ Deno.test("runner retries connecting and reports the last error after the last a
   );
 });
 
+Deno.test("runner does not retry a terminal connect error, nor say it did", async () => {
+  let tries = 0;
+  const source = memorySource([]);
+  source.connect = () => {
+    tries++;
+    return Promise.reject(
+      new PipelineError("Wrong password for user pipeline", { hint: "Fix it." }),
+    );
+  };
+  const result = await runPipeline(
+    memoryPipeline({
+      source,
+      sinks: [memorySink()],
+      runtime: { connectRetry: { attempts: 3, initialDelayMs: 1 } },
+    }),
+    { mode: "batch" },
+  );
+  assert.equal(tries, 1);
+  assert.equal(
+    result.error!.message,
+    "Could not connect memory-source: Wrong password for user pipeline",
+  );
+  assert.equal(result.error!.hint, "Fix it.");
+});
+
 Deno.test("runner fails the run when a transform throws instead of rejecting", async () => {
   const source = memorySource([records(1)]);
   const result = await runPipeline(
