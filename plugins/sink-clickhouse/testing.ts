@@ -81,8 +81,8 @@ export interface ScratchWarehouse extends AsyncDisposable {
 }
 
 /**
- * A warehouse of the test's own, as the sink with `migrations` would create it under a fresh
- * `databasePrefix`; `await using` it to drop its databases at the end. Nothing is created until
+ * A warehouse of the test's own on the server at `url` (the test server unless given), as the
+ * sink with `migrations` would create it under a fresh `databasePrefix`; `await using` it to drop its databases at the end. Nothing is created until
  * a pipeline connects to it.
  *
  * @example
@@ -92,8 +92,10 @@ export interface ScratchWarehouse extends AsyncDisposable {
  * const [{ n }] = await warehouse.query("SELECT count() AS n FROM raw.station_snapshots FINAL");
  * ```
  */
-export async function scratchWarehouse(migrations: string): Promise<ScratchWarehouse> {
-  const url = clickhouseUrl();
+export async function scratchWarehouse(
+  migrations: string,
+  url: string = clickhouseUrl(),
+): Promise<ScratchWarehouse> {
   const databasePrefix = `${uniqueName("t")}_`;
   const files = await migrationsOf({ migrations });
   const db = new Database({ url, databasePrefix, requestTimeoutMs: 30_000 }, files);

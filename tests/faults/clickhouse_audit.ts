@@ -26,7 +26,8 @@ export interface ClickhouseDrill extends AsyncDisposable {
 
 /**
  * A fresh topic of `partitions` partitions named after `prefix`, loaded into a warehouse of the
- * drill's own on the test server; disposing of it drops the warehouse.
+ * drill's own on the server at `url` (the test server unless given); disposing of it drops the
+ * warehouse.
  *
  * @example
  * ```ts ignore
@@ -37,10 +38,11 @@ export interface ClickhouseDrill extends AsyncDisposable {
 export async function clickhouseDrill(
   prefix: string,
   partitions: number,
+  url?: string,
 ): Promise<ClickhouseDrill> {
   const brokers = requiredEnv("KAFKA_BROKERS", "a Kafka broker");
   const topic = uniqueName(prefix);
-  const warehouse = await scratchWarehouse("sql/clickhouse/migrations");
+  const warehouse = await scratchWarehouse("sql/clickhouse/migrations", url);
   const env = { KAFKA_BROKERS: brokers, LOAD_TOPIC: topic, ...warehouse.env };
   return {
     topic,

@@ -150,6 +150,21 @@ export async function startClickhouse(options: StartClickhouseOptions): Promise<
   return { dir, pid, port, logPath: paths.logPath, url, version, startMs };
 }
 
+/**
+ * Starts the server of a service dir again, stopped by {@link stopClickhouseDir}: same port,
+ * same data, same password. Waits until it answers /ping.
+ *
+ * @example
+ * ```ts ignore
+ * await stopClickhouseDir(server.dir);
+ * await restartClickhouseDir(server.dir, server.port);
+ * ```
+ */
+export async function restartClickhouseDir(dir: string, port: number): Promise<void> {
+  const pid = await spawnDetachedServer(dir);
+  await waitUntilServing(dir, pid, port);
+}
+
 async function requireServerBinary(): Promise<void> {
   if (!(await pathExists(CLICKHOUSE_SERVER_BINARY))) {
     throw new ServiceError(`${CLICKHOUSE_SERVER_BINARY} was not found`, INSTALL_HINT);
