@@ -3,13 +3,16 @@
  * 2.1 M messages waiting. Times `pipeline batch load` over such a backlog, beside two references
  * measured on the same rows, tables and indexes in the same run: `psql \copy` of the enriched
  * rows (the ceiling) and the naive per-message loader (`naive_loader.ts`). Also records the
- * run's peak memory, at a tenth of the backlog and at all of it.
+ * run's peak memory, at a tenth of the backlog and at all of it, and times
+ * `pipeline batch load-clickhouse` over the same backlog into a new ClickHouse warehouse, beside
+ * PostgreSQL's load of the same run.
  *
  * @module
  */
 import pg from "pg";
 import { join } from "node:path";
 import { uniqueName } from "../core/testing.ts";
+import { scratchWarehouse } from "../plugins/sink-clickhouse/testing.ts";
 import { scratchDatabase } from "../plugins/sink-postgres/testing.ts";
 import { type Backlog, publishBacklog } from "../tests/support/backlog.ts";
 import { SNAPSHOT_COLUMNS } from "../tests/warehouse/support.ts";
@@ -63,6 +66,7 @@ export const catchUp: Bench = async (context) => {
   const csv = join(workDir, "enriched.csv");
 
   const pipelineRate: number[] = [];
+  const clickhouseRate: number[] = [];
   const copyRate: number[] = [];
   const naiveRate: number[] = [];
   const peakFull: number[] = [];
@@ -79,6 +83,9 @@ export const catchUp: Bench = async (context) => {
       );
       copyRate.push(backlog.messages / (await copyOnce(load.url, csv) / 1000));
       await load.dispose();
+      const clickhouse = await loadClickhouseOnce(context, topic, backlog);
+      clickhouseRate.push(backlog.messages / (clickhouse.wallMs / 1000));
+      context.log(`run ${run}: load-clickhouse ${Math.round(clickhouse.wallMs)} ms`);
 
       naiveRate.push(
         size.naiveMessages / (await naiveOnce(context, topic, size.naiveMessages) / 1000),
@@ -111,7 +118,22 @@ export const catchUp: Bench = async (context) => {
       unit: "msg/s",
       samples: naiveRate,
     },
+    {
+      name: `pipeline batch load-clickhouse (${count(backlog.messages)} msgs)`,
+      unit: "msg/s",
+      samples: clickhouseRate,
+    },
     { name: "pipeline ÷ copy", unit: "ratio", samples: ratios(pipelineRate, copyRate) },
+    {
+      name: "load-clickhouse ÷ load (PostgreSQL)",
+      unit: "ratio",
+      samples: ratios(clickhouseRate, pipelineRate),
+    },
+    {
+      name: "load-clickhouse ÷ copy",
+      unit: "ratio",
+      samples: ratios(clickhouseRate, copyRate),
+    },
     { name: "pipeline ÷ naive", unit: "ratio", samples: ratios(pipelineRate, naiveRate) },
     { name: `peak RSS, ${count(backlog.messages)} msgs`, unit: "MB", samples: peakFull },
     { name: `peak RSS, ${count(smaller.messages)} msgs`, unit: "MB", samples: peakSmaller },
@@ -152,6 +174,10 @@ export const catchUp: Bench = async (context) => {
       "spawn to exit; peak RSS is the kernel's VmHWM of that process.",
       "Ceiling: `psql \\copy` of the same rows, exported from raw after the pipeline's run, into " +
       "a new table LIKE raw.station_snapshots INCLUDING ALL (same columns, unique key and index).",
+      "ClickHouse: `deno task pipeline batch load-clickhouse --load-only` over the same topic " +
+      "(a new group) into a new warehouse (its own database prefix) on the ClickHouse 18.16 " +
+      "server: migrations, consume, validate, enrich, insert raw + mart, then positions; timed " +
+      "from spawn to exit, and compared with PostgreSQL's load of the same run.",
       `Naive: one INSERT into raw and one upsert into mart per message, COMMIT every 100, ` +
       `kafkajs eachMessage; its rate is per message, so it is measured on the first ` +
       `${count(size.naiveMessages)} messages of the same topic, into a new migrated database.`,
@@ -198,6 +224,38 @@ async function loadOnce(
     await database[Symbol.asyncDispose]();
     throw error;
   }
+}
+
+/** One `batch load-clickhouse` of `topic` into a new ClickHouse warehouse, checked and dropped. */
+async function loadClickhouseOnce(
+  context: BenchContext,
+  topic: string,
+  backlog: Backlog,
+): Promise<MeasuredRun> {
+  await using warehouse = await scratchWarehouse(
+    new URL("../sql/clickhouse/migrations", import.meta.url).pathname,
+    context.env.CLICKHOUSE_URL,
+  );
+  const run = await runPipeline(
+    ["batch", "load-clickhouse", "--load-only", "--config", LOAD_CONFIG],
+    {
+      KAFKA_BROKERS: context.env.KAFKA_BROKERS,
+      LOAD_TOPIC: topic,
+      LOAD_GROUP: uniqueName("bench_load_clickhouse"),
+      ...warehouse.env,
+    },
+  );
+  const [counts] = await warehouse.query<{ raw: string; latest: string }>(
+    `SELECT (SELECT count() FROM raw.station_snapshots FINAL) AS raw,
+            (SELECT count() FROM mart.station_latest FINAL) AS latest`,
+  );
+  if (Number(counts.raw) !== backlog.messages || Number(counts.latest) !== backlog.stations) {
+    throw new Error(
+      `load-clickhouse left ${counts.raw} raw rows and ${counts.latest} latest rows; expected ` +
+        `${backlog.messages} and ${backlog.stations}.`,
+    );
+  }
+  return run;
 }
 
 /** The time `psql \copy` takes to load `csv` into a new table shaped like raw. */

@@ -15,6 +15,8 @@ export interface BenchEnv {
   KAFKA_BROKERS: string;
   /** The PostgreSQL server's URL (with its password: never print it). */
   DATABASE_URL: string;
+  /** The ClickHouse server's URL (with its password: never print it). */
+  CLICKHOUSE_URL: string;
 }
 
 /** What `bench/main.ts` hands to each benchmark. */
