@@ -1,5 +1,5 @@
 /**
- * `deno task bench --size small` end to end, on the test run's Kafka and PostgreSQL: every
+ * `deno task bench --size small` end to end, on the test run's Kafka, PostgreSQL and ClickHouse: every
  * benchmark runs and reports every figure with its references. No figure is judged here.
  */
 import assert from "node:assert/strict";
@@ -11,6 +11,7 @@ const MAIN = new URL("./main.ts", import.meta.url).pathname;
 Deno.test("deno task bench --size small prints and writes every figure beside its references", async () => {
   requiredEnv("KAFKA_BROKERS", "a Kafka broker");
   requiredEnv("DATABASE_URL", "a PostgreSQL server");
+  requiredEnv("CLICKHOUSE_URL", "a ClickHouse server");
   const dir = await Deno.makeTempDir({ prefix: "velib-bench-test-" });
   const out = join(dir, "RESULTS.md");
   try {
@@ -25,6 +26,8 @@ Deno.test("deno task bench --size small prints and writes every figure beside it
       const figure of [
         /pipeline batch load \([\d,]+ msgs\)\s+msg\/s(\s+[\d,.]+){3}/,
         /ceiling: psql \\copy of the enriched rows\s+msg\/s(\s+[\d,.]+){3}/,
+        /pipeline batch load-clickhouse \([\d,]+ msgs\)\s+msg\/s(\s+[\d,.]+){3}/,
+        /load-clickhouse ÷ load \(PostgreSQL\)\s+ratio(\s+[\d,.]+){3}/,
         /naive loader \(first [\d,]+ msgs\)\s+msg\/s(\s+[\d,.]+){3}/,
         /peak RSS, [\d,]+ msgs\s+MB(\s+[\d,.]+){3}/,
         /p99 over the cycles of a run\s+ms(\s+[\d,.]+){3}/,
