@@ -5,7 +5,10 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
+import assert from "node:assert/strict";
 import { lastLines } from "../../tools/lib/proc.ts";
+import { runCli } from "../support/cli.ts";
+import { startReplayServer } from "../support/velib_replay.ts";
 import type { Airflow } from "../../tools/lib/airflow.ts";
 
 /** The checkout's root, where `deno task pipeline` runs. */
@@ -216,4 +219,51 @@ function commandOutput(log: string): string {
   const lines = log.split("\n");
   const kept = lines.filter((line) => /SubprocessHook|\[DAG TEST\] (starting|end)/.test(line));
   return [...kept, "…", ...lines.slice(-5)].join("\n");
+}
+
+/**
+ * A cluster policy for this Airflow home only: retry_delay 1 s instead of 1 min, so that a
+ * task meant to fail uses up its 2 retries in seconds (`dags test` waits out retry delays).
+ * The retries themselves stay as the DAG sets them, and the runs below prove them. The DAG
+ * file keeps its 1 min; the shape test checks it.
+ */
+export const SHORT_RETRY_DELAY = `
+from datetime import timedelta
+
+def task_policy(task):
+    task.retry_delay = timedelta(seconds=1)
+`;
+
+/** `YYYY-MM-DDTHH:MM:00+00:00`, `minutesAgo` before now, on a 5-minute boundary. */
+export function logicalDate(minutesAgo: number): string {
+  const at = Math.floor((Date.now() - minutesAgo * 60_000) / 300_000) * 300_000;
+  return new Date(at).toISOString().replace(".000Z", "+00:00");
+}
+
+/**
+ * Two cycles of the real capture (1,471 stations each) into `velib-stations`, as `stream ingest`
+ * publishes them, 2 s apart: the ranking needs two. `collected_at` is the fetch time, so the
+ * freshness check passes. Resolves with the instant before the first.
+ *
+ * @example
+ * ```ts ignore
+ * const publishedFrom = await ingestTwoCycles(requiredEnv("KAFKA_BROKERS", "a Kafka broker"));
+ * ```
+ */
+export async function ingestTwoCycles(kafkaBrokers: string): Promise<Date> {
+  const publishedFrom = new Date();
+  const replay = await startReplayServer();
+  try {
+    for (const cycle of [1, 2]) {
+      if (cycle > 1) await new Promise((resolve) => setTimeout(resolve, 2_000));
+      const ingest = await runCli(["stream", "ingest", "--once"], {
+        env: { VELIB_API_URL: replay.baseUrl, KAFKA_BROKERS: kafkaBrokers },
+      });
+      assert.equal(ingest.code, 0, ingest.stderr);
+      assert.equal((ingest.summary.counters as Record<string, number>).written, 1471);
+    }
+  } finally {
+    await replay.close();
+  }
+  return publishedFrom;
 }

@@ -9,94 +9,44 @@ import assert from "node:assert/strict";
 import pg from "pg";
 import { requiredEnv } from "../../core/testing.ts";
 import { scratchDatabase } from "../../plugins/sink-postgres/testing.ts";
-import { type Airflow, ensureAirflow } from "../../tools/lib/airflow.ts";
+import { ensureAirflow } from "../../tools/lib/airflow.ts";
 import { reserveFreePorts } from "../../tools/lib/proc.ts";
-import { runCli } from "../support/cli.ts";
 import { captureSnapshots } from "../support/fixtures.ts";
-import { startReplayServer } from "../support/velib_replay.ts";
-import { probe, REPO_ROOT, TASK_IDS } from "./support.ts";
+import {
+  dagsTest,
+  ingestTwoCycles,
+  logicalDate,
+  REPO_ROOT,
+  SHORT_RETRY_DELAY,
+  TASK_IDS,
+} from "./support.ts";
 
 const STATIONS = 1471;
-
-/**
- * A cluster policy for this Airflow home only: retry_delay 1 s instead of 1 min, so that a
- * task meant to fail uses up its 2 retries in seconds (`dags test` waits out retry delays).
- * The retries themselves stay as the DAG sets them, and the runs below prove them. The DAG
- * file keeps its 1 min; the shape test checks it.
- */
-const SHORT_RETRY_DELAY = `
-from datetime import timedelta
-
-def task_policy(task):
-    task.retry_delay = timedelta(seconds=1)
-`;
-
-interface RunFacts {
-  error?: string;
-  run_id: string;
-  state: string;
-  tasks: Record<string, { state: string; try_number: number; max_tries: number }>;
-  xcom: Record<string, string>;
-}
-
-/** Runs the DAG once at `logicalDate` and reads back what happened. */
-async function dagsTest(airflow: Airflow, logicalDate: string, env: Record<string, string>) {
-  const run = await airflow.run(["dags", "test", "velib_pipeline", logicalDate], env);
-  const facts = await probe<RunFacts>(airflow, ["run", "velib_pipeline", logicalDate]);
-  const output = commandOutput(run.stdout + run.stderr);
-  assert.equal(facts.error, undefined, `${facts.error}\n${output}`);
-  const states = Object.fromEntries(
-    Object.entries(facts.tasks).map(([id, task]) => [id, task.state]),
-  );
-  return { code: run.code, facts, states, output };
-}
-
-/**
- * For assertion messages: which task ran, each command's output (Airflow logs it through
- * SubprocessHook), how the run ended; not the rest of Airflow's log.
- */
-function commandOutput(log: string): string {
-  const lines = log.split("\n");
-  const kept = lines.filter((line) => /SubprocessHook|\[DAG TEST\] (starting|end)/.test(line));
-  return [...kept, "…", ...lines.slice(-5)].join("\n");
-}
-
-/** `YYYY-MM-DDTHH:MM:00+00:00`, `minutesAgo` before now, on a 5-minute boundary. */
-function logicalDate(minutesAgo: number): string {
-  const at = Math.floor((Date.now() - minutesAgo * 60_000) / 300_000) * 300_000;
-  return new Date(at).toISOString().replace(".000Z", "+00:00");
-}
 
 Deno.test("airflow dags test runs velib_pipeline end to end, and stops before consuming when PostgreSQL is down", async (t) => {
   const kafkaBrokers = requiredEnv("KAFKA_BROKERS", "a Kafka broker");
   await using database = await scratchDatabase();
   await using airflow = await ensureAirflow({ localSettings: SHORT_RETRY_DELAY });
 
-  // Two cycles of the real capture into velib-stations, as `stream ingest` publishes them: the
-  // ranking needs two. collected_at is the fetch time, so the freshness check passes.
-  const publishedFrom = new Date();
-  const replay = await startReplayServer();
-  try {
-    for (const cycle of [1, 2]) {
-      if (cycle > 1) await new Promise((resolve) => setTimeout(resolve, 2_000));
-      const ingest = await runCli(["stream", "ingest", "--once"], {
-        env: { VELIB_API_URL: replay.baseUrl, KAFKA_BROKERS: kafkaBrokers },
-      });
-      assert.equal(ingest.code, 0, ingest.stderr);
-      assert.equal((ingest.summary.counters as Record<string, number>).written, STATIONS);
-    }
-  } finally {
-    await replay.close();
-  }
+  const publishedFrom = await ingestTwoCycles(kafkaBrokers);
 
   await t.step(
     "with Kafka and PostgreSQL up, all 7 tasks succeed, load the warehouse and push their summaries",
     async () => {
-      const { code, facts, states, output } = await dagsTest(airflow, logicalDate(10), {
-        DATABASE_URL: database.url,
-        KAFKA_BROKERS: kafkaBrokers,
-        VELIB_PROJECT_DIR: REPO_ROOT,
-      });
+      const { code, facts: run, states, output } = await dagsTest(
+        airflow,
+        "velib_pipeline",
+        logicalDate(10),
+        {
+          env: {
+            DATABASE_URL: database.url,
+            KAFKA_BROKERS: kafkaBrokers,
+            VELIB_PROJECT_DIR: REPO_ROOT,
+          },
+        },
+      );
+      assert.ok(run, output);
+      const facts = run;
       assert.deepEqual(states, Object.fromEntries(TASK_IDS.map((id) => [id, "success"])), output);
       assert.equal(facts.state, "success", output);
       assert.equal(code, 0, output);
@@ -173,11 +123,20 @@ Deno.test("airflow dags test runs velib_pipeline end to end, and stops before co
       const unreachable = new URL(database.url);
       unreachable.hostname = "127.0.0.1";
       unreachable.port = String(closedPort);
-      const { code, facts, states, output } = await dagsTest(airflow, logicalDate(5), {
-        DATABASE_URL: unreachable.href,
-        KAFKA_BROKERS: kafkaBrokers,
-        VELIB_PROJECT_DIR: REPO_ROOT,
-      });
+      const { code, facts: run, states, output } = await dagsTest(
+        airflow,
+        "velib_pipeline",
+        logicalDate(5),
+        {
+          env: {
+            DATABASE_URL: unreachable.href,
+            KAFKA_BROKERS: kafkaBrokers,
+            VELIB_PROJECT_DIR: REPO_ROOT,
+          },
+        },
+      );
+      assert.ok(run, output);
+      const facts = run;
       assert.deepEqual(states, {
         check_kafka_health: "success",
         check_dwh_health: "failed",

@@ -21,24 +21,11 @@ import { committedOffsets } from "../../plugins/kafka/test_support.ts";
 import { scratchDatabase } from "../../plugins/sink-postgres/testing.ts";
 import { ensureAirflow } from "../../tools/lib/airflow.ts";
 import { publishBacklog } from "../support/backlog.ts";
-import { dagsTest, REPO_ROOT, RERUN_TASK_IDS } from "./support.ts";
+import { dagsTest, logicalDate, REPO_ROOT, RERUN_TASK_IDS, SHORT_RETRY_DELAY } from "./support.ts";
 
 const STATIONS = 1471;
 const CYCLES = 6;
 const CYCLE_MS = 60_000;
-
-/**
- * A cluster policy for this Airflow home only: retry_delay 1 s instead of 1 min, so that the
- * task meant to fail uses up its 2 retries in seconds (`dags test` waits out retry delays).
- * The retries themselves stay as the DAG sets them. The DAG file keeps its 1 min; the shape test
- * checks it.
- */
-const SHORT_RETRY_DELAY = `
-from datetime import timedelta
-
-def task_policy(task):
-    task.retry_delay = timedelta(seconds=1)
-`;
 
 /**
  * A config module in a temp dir: tests/support/load.config.ts with the checks of
@@ -60,12 +47,6 @@ export default {
 `,
   );
   return { path, [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }) };
-}
-
-/** `YYYY-MM-DDTHH:MM:00+00:00`, `minutesAgo` before now, on a minute boundary. */
-function logicalDate(minutesAgo: number): string {
-  const at = Math.floor((Date.now() - minutesAgo * 60_000) / 60_000) * 60_000;
-  return new Date(at).toISOString().replace(".000Z", "+00:00");
 }
 
 /** Every task in `state`, but those in `others`. */
