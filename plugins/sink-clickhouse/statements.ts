@@ -36,10 +36,12 @@ export const SELECT_POSITIONS = `SELECT stream, partition, toString(max(next_off
 /**
  * A pipeline's dead letters, oldest first: `$1` pipeline, `$2` since (epoch s), `$3` reason.
  * Aliases differ from the columns, since ClickHouse reads an alias in WHERE as the column.
+ * The time is `%T` (hh:mm:ss in every version): since 23.4 `%M` is the month's name, not the
+ * minute, and 18.16 has no `%i`.
  */
 export const SELECT_DEAD_LETTERS = `SELECT id, stage, reason, payload, source_stream,
     source_partition, toString(source_offset) AS offset_text,
-    formatDateTime(failed_at, '%Y-%m-%dT%H:%M:%SZ', 'UTC') AS failed_text
+    formatDateTime(failed_at, '%Y-%m-%dT%TZ', 'UTC') AS failed_text
   FROM pipeline.dead_letters FINAL
   WHERE pipeline = $1 AND failed_at >= toDateTime($2, 'UTC')
     AND positionCaseInsensitiveUTF8(reason, $3) > 0

@@ -3,7 +3,8 @@
 -- many or more, or no earlier cycle). Each system is measured against its own cycles: systems
 -- of different sizes loaded side by side are not a drop. An hour of data keeps the cost
 -- bounded whatever the history; a system with nothing in that hour is not measured. (Subqueries
--- are written out, not named: ClickHouse 18 has no common table expressions.)
+-- are written out, not named: ClickHouse 18 has no common table expressions. Joined ones are
+-- named, as current ClickHouse requires: joined_subquery_requires_alias.)
 SELECT toFloat64(if(count() = 0, 0, max(percent))) AS observed,
   arrayStringConcat(groupArray(concat(system_id, ': ', toString(stations),
     ' stations in the newest cycle; trailing median ', toString(median))), ', ') AS details
@@ -19,7 +20,7 @@ FROM (
       GROUP BY system_id, collected_at
     )
     GROUP BY system_id
-  )
+  ) AS newest
   -- No earlier cycle: no row here, and the median reads 0.
   ANY LEFT JOIN (
     SELECT system_id, quantileExact(0.5)(stations) AS median
@@ -28,15 +29,15 @@ FROM (
       FROM raw.station_snapshots FINAL
       WHERE collected_at > (SELECT max(collected_at) FROM raw.station_snapshots) - 3600
       GROUP BY system_id, collected_at
-    )
+    ) AS cycles
     ALL INNER JOIN (
       SELECT system_id, max(collected_at) AS newest_at
       FROM raw.station_snapshots
       WHERE collected_at > (SELECT max(collected_at) FROM raw.station_snapshots) - 3600
       GROUP BY system_id
-    ) USING system_id
+    ) AS newest_cycle USING system_id
     WHERE collected_at < newest_at
     GROUP BY system_id
-  ) USING system_id
+  ) AS trailing USING system_id
   ORDER BY percent DESC, system_id
 )
