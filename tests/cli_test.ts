@@ -232,12 +232,19 @@ Deno.test("validate lists the reruns declared in pipeline.config.ts with their w
     run.stdout,
     /^rerun reload-retained\tload, from earliest to the end, then every step/m,
   );
-  assert.deepEqual(run.summary.reruns, ["reload-retained"]);
+  assert.match(
+    run.stdout,
+    /^rerun reload-clickhouse\tload-clickhouse, from earliest to the end, then every step/m,
+  );
+  assert.deepEqual(run.summary.reruns, ["reload-retained", "reload-clickhouse"]);
 });
 
 Deno.test("rerun with an unknown name exits 2 and lists the declared reruns", async () => {
   const run = await runCli(["rerun", "reload-everything", "--config", "pipeline.config.ts"]);
   assert.equal(run.code, 2);
   assert.match(run.stderr, /No rerun named reload-everything/);
-  assert.match(run.stderr, /Hint: Reruns in pipeline.config.ts: reload-retained/);
+  assert.match(
+    run.stderr,
+    /Hint: Reruns in pipeline.config.ts: reload-retained, reload-clickhouse/,
+  );
 });

@@ -95,9 +95,9 @@ Deno.test("quality check refuses to connect without a warehouse, or to one whose
     assert.match(error.message, /has no warehouse to run its query on: pipeline check-test/);
     return true;
   });
-  const other = { ...fakeWarehouse([]), dialect: "clickhouse" };
+  const other = { ...fakeWarehouse([]), dialect: "sqlite" };
   await using unknown = await checkOf(other, "SELECT 0 AS observed");
-  await assert.rejects(unknown.connected, /cannot keep its results in a clickhouse warehouse/);
+  await assert.rejects(unknown.connected, /cannot keep its results in a sqlite warehouse/);
 });
 
 Deno.test("quality check names its query when the warehouse fails it, and keeps whether a retry may help", async () => {
