@@ -10,7 +10,13 @@
 import assert from "node:assert/strict";
 import { seededRandom } from "../support/backlog.ts";
 import { drillSeed, recordDrill } from "./report.ts";
-import { highWatermarks, Published, total, waitUntil } from "./warehouse_audit.ts";
+import {
+  assertAuditClean,
+  highWatermarks,
+  killLoadsWhileWriting,
+  Published,
+  total,
+} from "./warehouse_audit.ts";
 import {
   auditClickhouseRaw,
   clickhouseDrill,
@@ -21,10 +27,6 @@ import {
 const CYCLES = 136; // × 1,471 stations = 200,056 messages
 const KILLS = 10;
 const STATIONS = 1471;
-/** Kills aim at the first 80 % of the backlog, so that the last run still finds work. */
-const KILLED_SHARE = 0.8;
-/** After a stored position, a kill waits up to this long, so that it lands inside a batch. */
-const MAX_KILL_DELAY_MS = 250;
 
 Deno.test("crash safety on ClickHouse: a batch load SIGKILLed 10 times while writing, then run to the end, loses and duplicates nothing", async () => {
   const seed = drillSeed();
@@ -33,29 +35,13 @@ Deno.test("crash safety on ClickHouse: a batch load SIGKILLed 10 times while wri
   const published = new Published();
   await published.add(drill, CYCLES, seed);
 
-  const targets = Array.from(
-    { length: KILLS },
-    (_, i) => Math.floor(published.messages * KILLED_SHARE * (i + random()) / KILLS),
-  );
-  for (const [i, target] of targets.entries()) {
-    const before = total(await storedClickhousePositions(drill));
-    const run = drill.start("batch");
-    let exited = false;
-    run.child.status.then(() => exited = true);
-    await waitUntil(
-      `kill ${i + 1} found the load past ${target} messages`,
-      async () => {
-        const stored = total(await storedClickhousePositions(drill));
-        return stored > before && stored >= target;
-      },
-      run,
-    );
-    await new Promise((resolve) => setTimeout(resolve, random() * MAX_KILL_DELAY_MS));
-    assert.equal(exited, false, `kill ${i + 1} came after the run ended:\n${run.stderr()}`);
-    run.child.kill("SIGKILL");
-    assert.equal((await run.child.status).signal, "SIGKILL");
-    await run.finished.catch(() => {}); // killed: there is no summary line
-  }
+  await killLoadsWhileWriting({
+    start: () => drill.start("batch"),
+    stored: async () => total(await storedClickhousePositions(drill)),
+    messages: published.messages,
+    kills: KILLS,
+    random,
+  });
   const killedAt = total(await storedClickhousePositions(drill));
   assert.ok(killedAt < published.messages, "the kills left work for the last run");
 
@@ -72,15 +58,7 @@ Deno.test("crash safety on ClickHouse: a batch load SIGKILLed 10 times while wri
     lost: audit.lost,
     duplicated: audit.duplicated,
   });
-  assert.deepEqual(
-    {
-      lost: audit.lost,
-      duplicated: audit.duplicated,
-      unexpected: audit.unexpected,
-      deadLetters: audit.deadLetters,
-    },
-    { lost: 0, duplicated: 0, unexpected: 0, deadLetters: 0 },
-  );
+  assertAuditClean(audit);
   assert.deepEqual(
     audit.perCycle,
     published.collectedAts.map((at) => [at, STATIONS]),

@@ -10,27 +10,21 @@ import { scratchDatabase } from "../../plugins/sink-postgres/testing.ts";
 import { seededRandom } from "../support/backlog.ts";
 import { drillSeed, recordDrill } from "./report.ts";
 import {
+  assertAuditClean,
   assertMartIsNewestCycle,
   auditRaw,
   drillOn,
   groupOffsets,
   highWatermarks,
+  killLoadsWhileWriting,
   Published,
   storedPositions,
   total,
-  waitUntil,
 } from "./warehouse_audit.ts";
 
 const CYCLES = 136; // × 1,471 stations = 200,056 messages
 const KILLS = 10;
 const STATIONS = 1471;
-/**
- * Kills aim at the first 80 % of the backlog: a run overshoots its target by a few batches
- * before the kill lands, and the last one must still find work to do.
- */
-const KILLED_SHARE = 0.8;
-/** After a commit, a kill waits up to this long, so that it lands inside a later batch. */
-const MAX_KILL_DELAY_MS = 250;
 
 Deno.test("crash safety: a batch load SIGKILLed 10 times while writing, then run to the end, loses and duplicates nothing", async () => {
   const seed = drillSeed();
@@ -41,30 +35,13 @@ Deno.test("crash safety: a batch load SIGKILLed 10 times while writing, then run
   await published.add(drill, CYCLES, seed);
 
   // One kill in each tenth of the first 80 % of the backlog, at a seeded point within it.
-  const targets = Array.from(
-    { length: KILLS },
-    (_, i) => Math.floor(published.messages * KILLED_SHARE * (i + random()) / KILLS),
-  );
-  for (const [i, target] of targets.entries()) {
-    const before = total(await storedPositions(drill));
-    const run = drill.start("batch");
-    let exited = false;
-    run.child.status.then(() => exited = true);
-    // Past the target, and past a commit of this run's own: it is writing, not starting.
-    await waitUntil(
-      `kill ${i + 1} found the load past ${target} messages`,
-      async () => {
-        const stored = total(await storedPositions(drill));
-        return stored > before && stored >= target;
-      },
-      run,
-    );
-    await new Promise((resolve) => setTimeout(resolve, random() * MAX_KILL_DELAY_MS));
-    assert.equal(exited, false, `kill ${i + 1} came after the run ended:\n${run.stderr()}`);
-    run.child.kill("SIGKILL");
-    assert.equal((await run.child.status).signal, "SIGKILL");
-    await run.finished.catch(() => {}); // killed: there is no summary line
-  }
+  await killLoadsWhileWriting({
+    start: () => drill.start("batch"),
+    stored: async () => total(await storedPositions(drill)),
+    messages: published.messages,
+    kills: KILLS,
+    random,
+  });
   const killedAt = total(await storedPositions(drill));
   assert.ok(killedAt < published.messages, "the kills left work for the last run");
 
@@ -81,15 +58,7 @@ Deno.test("crash safety: a batch load SIGKILLed 10 times while writing, then run
     lost: audit.lost,
     duplicated: audit.duplicated,
   });
-  assert.deepEqual(
-    {
-      lost: audit.lost,
-      duplicated: audit.duplicated,
-      unexpected: audit.unexpected,
-      deadLetters: audit.deadLetters,
-    },
-    { lost: 0, duplicated: 0, unexpected: 0, deadLetters: 0 },
-  );
+  assertAuditClean(audit);
   assert.deepEqual(
     audit.perCycle,
     published.collectedAts.map((at) => [at, STATIONS]),

@@ -311,3 +311,88 @@ export async function waitUntil(
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }
+
+/** After a stored position, a kill waits up to this long, so that it lands inside a batch. */
+const MAX_KILL_DELAY_MS = 250;
+/**
+ * Kills aim at the first 80 % of the backlog: a run overshoots its target by a few batches
+ * before the kill lands, and the last one must still find work to do.
+ */
+const KILLED_SHARE = 0.8;
+
+/** What {@linkcode killLoadsWhileWriting} needs: how to start a load, and how far it got. */
+export interface KillPlan {
+  /** Starts a `batch` load of the drill's backlog. */
+  start(): ReturnType<typeof startCli>;
+  /** The stored positions added up: how many messages the warehouse has taken. */
+  stored(): Promise<number>;
+  /** The messages published. */
+  messages: number;
+  /** How many loads to kill. */
+  kills: number;
+  /** The drill's seeded random numbers in [0, 1). */
+  random(): number;
+}
+
+/**
+ * Starts and SIGKILLs `kills` batch loads, one in each share of the first 80 % of the backlog at
+ * a seeded point within it: each once it is past its point and past a stored position of its
+ * own (writing, not starting), after a seeded delay. Fails if a run ended before its kill.
+ *
+ * @example
+ * ```ts ignore
+ * await killLoadsWhileWriting({
+ *   start: () => drill.start("batch"),
+ *   stored: async () => total(await storedPositions(drill)),
+ *   messages: published.messages,
+ *   kills: 10,
+ *   random,
+ * });
+ * ```
+ */
+export async function killLoadsWhileWriting(plan: KillPlan): Promise<void> {
+  const targets = Array.from(
+    { length: plan.kills },
+    (_, i) => Math.floor(plan.messages * KILLED_SHARE * (i + plan.random()) / plan.kills),
+  );
+  for (const [i, target] of targets.entries()) {
+    const before = await plan.stored();
+    const run = plan.start();
+    let exited = false;
+    run.child.status.then(() => exited = true);
+    await waitUntil(
+      `kill ${i + 1} found the load past ${target} messages`,
+      async () => {
+        const stored = await plan.stored();
+        return stored > before && stored >= target;
+      },
+      run,
+    );
+    await new Promise((resolve) => setTimeout(resolve, plan.random() * MAX_KILL_DELAY_MS));
+    assert.equal(exited, false, `kill ${i + 1} came after the run ended:\n${run.stderr()}`);
+    run.child.kill("SIGKILL");
+    assert.equal((await run.child.status).signal, "SIGKILL");
+    await run.finished.catch(() => {}); // killed: there is no summary line
+  }
+}
+
+/**
+ * Asserts that an audit found every published snapshot once: none lost, none duplicated, none
+ * unexpected, no dead letter.
+ *
+ * @example
+ * ```ts ignore
+ * assertAuditClean(await auditRaw(drill, published));
+ * ```
+ */
+export function assertAuditClean(audit: RawAudit): void {
+  assert.deepEqual(
+    {
+      lost: audit.lost,
+      duplicated: audit.duplicated,
+      unexpected: audit.unexpected,
+      deadLetters: audit.deadLetters,
+    },
+    { lost: 0, duplicated: 0, unexpected: 0, deadLetters: 0 },
+  );
+}
