@@ -3,8 +3,7 @@
  * the repo, and a throwaway AIRFLOW_HOME (SQLite metadata DB) per use.
  *
  * The venv lives in `~/.cache/velib-pipeline/airflow-<version>/venv`. Installing takes about a
- * minute; a file lock keeps two test processes from installing at once, and a marker written
- * last says the install is complete, so a killed install is redone rather than trusted.
+ * minute, once, under the lock and completion marker of {@linkcode ensureVenv}.
  *
  * @module
  */
@@ -13,14 +12,8 @@ import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ServiceError } from "./errors.ts";
-import {
-  type CommandResult,
-  formatSeconds,
-  lastLines,
-  removePath,
-  runCommand,
-  writeFileAtomic,
-} from "./proc.ts";
+import { type CommandResult, lastLines, removePath, runCommand, writeFileAtomic } from "./proc.ts";
+import { ensureVenv, type Venv } from "./venv.ts";
 
 /** The Airflow release we install: the latest 3.x on PyPI that supports Python 3.11. */
 export const AIRFLOW_VERSION = "3.3.2";
@@ -68,24 +61,8 @@ uuid6==2025.0.1 uvicorn==0.54.0 uvloop==0.23.0 watchfiles==1.3.0 websockets==17.
 wirerope==1.0.0 wrapt==2.5.2 zipp==4.1.2
 `.trim().split(/\s+/);
 
-/** Python versions Airflow 3.3 supports (its `Requires-Python` is `>=3.10,!=3.15`). */
-const PYTHON_RANGE = { min: [3, 10], maxExclusive: [3, 15] } as const;
-const PYTHON_HINT = "install Python 3.10–3.14 with venv and pip " +
-  "(Debian: apt-get install -y python3 python3-venv), or set VELIB_PYTHON to its path";
-const PIP_HINT = "check access to PyPI (https://pypi.org/simple); a proxy or mirror goes in " +
-  "PIP_INDEX_URL / HTTPS_PROXY. The half-made venv is rebuilt on the next run.";
-
 /** The repo's `dags/` folder. */
 export const DAGS_FOLDER = fileURLToPath(new URL("../../dags", import.meta.url));
-
-/** What the marker file records; an install is reused only when all of it matches. */
-interface InstallMarker {
-  airflow: string;
-  providersStandard: string;
-  constraintsSha256: string;
-  python: string;
-  installedAt: string;
-}
 
 /** Options of {@linkcode ensureAirflow}. */
 export interface EnsureAirflowOptions {
@@ -143,8 +120,44 @@ export interface Airflow extends AsyncDisposable {
  * ```
  */
 export async function ensureAirflow(options: EnsureAirflowOptions = {}): Promise<Airflow> {
-  const log = options.log ?? ((line: string) => console.error(`[airflow] ${line}`));
-  const venv = await ensureVenv(log);
+  const venv = await ensureVenv({
+    name: `airflow-${AIRFLOW_VERSION}`,
+    product: "Apache Airflow",
+    version: AIRFLOW_VERSION,
+    // Airflow 3.3's `Requires-Python` is `>=3.10,!=3.15`.
+    python: { min: "3.10", max: "3.14" },
+    wanted: {
+      airflow: AIRFLOW_VERSION,
+      providersStandard: PROVIDERS_STANDARD_VERSION,
+      constraintsSha256: sha256(CONSTRAINTS.join("\n")),
+    },
+    pipArgs: async (cacheDir) => {
+      const constraints = join(cacheDir, "constraints.txt");
+      await writeFileAtomic(constraints, CONSTRAINTS.join("\n") + "\n");
+      return [
+        "--constraint",
+        constraints,
+        `apache-airflow==${AIRFLOW_VERSION}`,
+        `apache-airflow-providers-standard==${PROVIDERS_STANDARD_VERSION}`,
+      ];
+    },
+    installNote: "about a minute",
+    probe: async ({ bin }) => {
+      const probeHome = await Deno.makeTempDir({ prefix: "velib-airflow-probe-" });
+      const version = await runCommand(join(bin, "airflow"), ["version"], {
+        env: { AIRFLOW_HOME: probeHome },
+      }).finally(() => removePath(probeHome));
+      return version.code === 0 && version.stdout.trim().split("\n").at(-1) === AIRFLOW_VERSION
+        ? { ok: true }
+        : {
+          ok: false,
+          failure: `\`airflow version\` exited ${version.code}`,
+          output: version.stdout + version.stderr,
+        };
+    },
+    upgradeHint: "the pins in tools/lib/airflow.ts need updating",
+    log: options.log ?? ((line: string) => console.error(`[airflow] ${line}`)),
+  });
   const home = await Deno.makeTempDir({ prefix: "velib-airflow-home-" });
   try {
     return await prepareHome(venv, home, options);
@@ -154,196 +167,12 @@ export async function ensureAirflow(options: EnsureAirflowOptions = {}): Promise
   }
 }
 
-/**
- * `${XDG_CACHE_HOME:-$HOME/.cache}/velib-pipeline/airflow-<version>`: outside any clone, so
- * that every checkout and every run shares one install.
- *
- * @example
- * ```ts
- * import { airflowCacheDir } from "./airflow.ts";
- * import assert from "node:assert/strict";
- *
- * assert.match(airflowCacheDir(), /\/velib-pipeline\/airflow-3\.\d+\.\d+$/);
- * ```
- */
-export function airflowCacheDir(): string {
-  const xdg = Deno.env.get("XDG_CACHE_HOME");
-  const base = xdg ? xdg : join(Deno.env.get("HOME") ?? "/tmp", ".cache");
-  return join(base, "velib-pipeline", `airflow-${AIRFLOW_VERSION}`);
-}
-
-/** Returns the venv dir, installing it first unless a complete install is already there. */
-async function ensureVenv(log: (line: string) => void): Promise<string> {
-  const cacheDir = airflowCacheDir();
-  const venv = join(cacheDir, "venv");
-  const wanted = {
-    airflow: AIRFLOW_VERSION,
-    providersStandard: PROVIDERS_STANDARD_VERSION,
-    constraintsSha256: sha256(CONSTRAINTS.join("\n")),
-  };
-  if (await isInstalled(venv, wanted)) return venv;
-
-  await Deno.mkdir(cacheDir, { recursive: true });
-  // flock: held until closed, and released by the OS if this process dies, so a killed
-  // install never leaves a stale lock behind.
-  using lock = await Deno.open(join(cacheDir, ".lock"), { create: true, write: true });
-  const waiting = setTimeout(
-    () => log(`Waiting for another process installing Apache Airflow into ${venv}…`),
-    500,
-  );
-  try {
-    await lock.lock(true);
-  } finally {
-    clearTimeout(waiting);
-  }
-  try {
-    // The other process may have finished the install while we waited.
-    if (await isInstalled(venv, wanted)) return venv;
-    await install(cacheDir, venv, wanted, log);
-    return venv;
-  } finally {
-    await lock.unlock();
-  }
-}
-
-async function isInstalled(
-  venv: string,
-  wanted: Omit<InstallMarker, "python" | "installedAt">,
-): Promise<boolean> {
-  try {
-    const marker: InstallMarker = JSON.parse(await Deno.readTextFile(markerPath(venv)));
-    return marker.airflow === wanted.airflow &&
-      marker.providersStandard === wanted.providersStandard &&
-      marker.constraintsSha256 === wanted.constraintsSha256 &&
-      // The venv's python is a symlink to the base interpreter, which may have gone.
-      (await Deno.stat(join(venv, "bin", "python")).then(() => true, () => false));
-  } catch {
-    return false;
-  }
-}
-
-function markerPath(venv: string): string {
-  return join(venv, "velib-install.json");
-}
-
-async function install(
-  cacheDir: string,
-  venv: string,
-  wanted: Omit<InstallMarker, "python" | "installedAt">,
-  log: (line: string) => void,
-): Promise<void> {
-  const startedAt = performance.now();
-  const basePython = Deno.env.get("VELIB_PYTHON") || "python3";
-  const pythonVersion = await checkPython(basePython);
-  log(
-    `Installing Apache Airflow ${AIRFLOW_VERSION} into ${venv}, once ` +
-      `(Python ${pythonVersion}, about a minute)…`,
-  );
-  // Whatever is there is a half install or an older one: start clean.
-  await removePath(venv);
-  const created = await runCommand(basePython, ["-m", "venv", venv], {
-    installHint: PYTHON_HINT,
-  });
-  if (created.code !== 0) {
-    throw new ServiceError(
-      `\`${basePython} -m venv ${venv}\` failed (exit ${created.code})`,
-      PYTHON_HINT,
-      undefined,
-      lastLines(created.stdout + created.stderr, 20),
-    );
-  }
-
-  const constraints = join(cacheDir, "constraints.txt");
-  await writeFileAtomic(constraints, CONSTRAINTS.join("\n") + "\n");
-  const requirements = [
-    `apache-airflow==${AIRFLOW_VERSION}`,
-    `apache-airflow-providers-standard==${PROVIDERS_STANDARD_VERSION}`,
-  ];
-  log(`pip install ${requirements.join(" ")} (${CONSTRAINTS.length} pinned packages)`);
-  const pip = await runCommand(join(venv, "bin", "python"), [
-    "-m",
-    "pip",
-    "install",
-    "--disable-pip-version-check",
-    "--no-input",
-    "--progress-bar",
-    "off",
-    "--constraint",
-    constraints,
-    ...requirements,
-  ], { env: { PIP_NO_COLOR: "1" } });
-  if (pip.code !== 0) {
-    throw new ServiceError(
-      `pip could not install Apache Airflow ${AIRFLOW_VERSION} into ${venv} (exit ${pip.code})`,
-      PIP_HINT,
-      undefined,
-      lastLines(pip.stdout + pip.stderr, 25),
-    );
-  }
-
-  // Proof that it runs before it is trusted: the marker goes last.
-  const probeHome = await Deno.makeTempDir({ prefix: "velib-airflow-probe-" });
-  const version = await runCommand(join(venv, "bin", "airflow"), ["version"], {
-    env: { AIRFLOW_HOME: probeHome },
-  }).finally(() => removePath(probeHome));
-  if (version.code !== 0 || version.stdout.trim().split("\n").at(-1) !== AIRFLOW_VERSION) {
-    throw new ServiceError(
-      `the Airflow just installed in ${venv} does not run: \`airflow version\` exited ` +
-        `${version.code}`,
-      `delete ${cacheDir} and run again; if it persists, the pins in tools/lib/airflow.ts ` +
-        "need updating",
-      undefined,
-      lastLines(version.stdout + version.stderr, 20),
-    );
-  }
-  const marker: InstallMarker = {
-    ...wanted,
-    python: pythonVersion,
-    installedAt: new Date().toISOString(),
-  };
-  await writeFileAtomic(markerPath(venv), JSON.stringify(marker, null, 2) + "\n");
-  log(
-    `Apache Airflow ${AIRFLOW_VERSION} installed in ${
-      formatSeconds(performance.now() - startedAt)
-    }`,
-  );
-}
-
-/** The base interpreter's version, e.g. `3.11.7`; throws with a hint if it cannot host Airflow. */
-async function checkPython(python: string): Promise<string> {
-  const result = await runCommand(python, [
-    "-c",
-    "import sys, venv, ensurepip; print('%d.%d.%d' % sys.version_info[:3])",
-  ], { installHint: PYTHON_HINT });
-  const version = result.stdout.trim();
-  const [major, minor] = version.split(".").map(Number);
-  const supported = result.code === 0 &&
-    compare([major, minor], PYTHON_RANGE.min) >= 0 &&
-    compare([major, minor], PYTHON_RANGE.maxExclusive) < 0;
-  if (!supported) {
-    throw new ServiceError(
-      result.code === 0
-        ? `Apache Airflow ${AIRFLOW_VERSION} needs Python 3.10–3.14, but \`${python}\` is ${version}`
-        : `\`${python}\` cannot create a venv (no venv or ensurepip module)`,
-      PYTHON_HINT,
-      undefined,
-      lastLines(result.stderr, 10),
-    );
-  }
-  return version;
-}
-
-function compare(a: readonly number[], b: readonly number[]): number {
-  return a[0] - b[0] || a[1] - b[1];
-}
-
 async function prepareHome(
-  venv: string,
+  { cacheDir, bin, python }: Venv,
   home: string,
   options: EnsureAirflowOptions,
 ): Promise<Airflow> {
-  const python = join(venv, "bin", "python");
-  const airflow = join(venv, "bin", "airflow");
+  const airflow = join(bin, "airflow");
   const env: Record<string, string> = {
     ...Deno.env.toObject(),
     AIRFLOW_HOME: home,
@@ -353,7 +182,7 @@ async function prepareHome(
     AIRFLOW__LOGGING__COLORED_CONSOLE_LOG: "False",
     // Importing the DAG must not leave dags/__pycache__ in the checkout.
     PYTHONDONTWRITEBYTECODE: "1",
-    PATH: [join(venv, "bin"), dirname(Deno.execPath()), Deno.env.get("PATH") ?? ""].join(":"),
+    PATH: [bin, dirname(Deno.execPath()), Deno.env.get("PATH") ?? ""].join(":"),
   };
   if (options.localSettings !== undefined) {
     // $AIRFLOW_HOME/config is on Airflow's sys.path: that is where it looks for this module.
@@ -371,7 +200,7 @@ async function prepareHome(
     if (migrated.code !== 0) {
       throw new ServiceError(
         `\`airflow db migrate\` failed (exit ${migrated.code}) in ${home}`,
-        `read the output above; deleting ${airflowCacheDir()} forces a reinstall`,
+        `read the output above; deleting ${cacheDir} forces a reinstall`,
         undefined,
         lastLines(migrated.stdout + migrated.stderr, 25),
       );
