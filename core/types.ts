@@ -268,7 +268,9 @@ export interface Sink<T = unknown> extends Lifecycle {
   /**
    * Writes the whole batch atomically: all or nothing. Throw an error to fail the batch, or a
    * `BatchError` that names the records that failed. A sink that implements
-   * {@linkcode Sink.loadCursors} writes `batch.cursors` in the same transaction as the rows.
+   * {@linkcode Sink.loadCursors} writes `batch.cursors` in the same transaction as the rows; a
+   * store without transactions writes them after every row, its tables keyed so that a batch
+   * written twice collapses for its readers.
    */
   write(batch: SinkBatch<T>, signal: AbortSignal): Promise<void>;
   /**
