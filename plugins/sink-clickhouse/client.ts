@@ -31,7 +31,7 @@ const TRANSIENT_CODES = new Set([
 const AUTH_CODES = new Set([192, 193, 194, 195, 497, 516]);
 
 /** The server's error code in a message, e.g. 62 in `Code: 62, e.displayText() = …`. */
-export function serverErrorCode(error: unknown): number | undefined {
+function serverErrorCode(error: unknown): number | undefined {
   const message = error instanceof Error ? error.message : String(error);
   const match = /\bCode: (\d+)\b/.exec(message);
   return match ? Number(match[1]) : undefined;

@@ -27,10 +27,7 @@ export interface Token {
   text: string;
 }
 
-/** An identifier the plugin accepts for a database, table or column: lowercase, no quoting. */
-export const IDENTIFIER_PATTERN: RegExp = /^[a-z_][a-z0-9_]{0,62}$/;
-
-/** A table name qualified by its database, each part an {@linkcode IDENTIFIER_PATTERN}. */
+/** A table name qualified by its database: lowercase letters, digits and _, no quoting. */
 export const TABLE_PATTERN: RegExp = /^[a-z_][a-z0-9_]{0,62}\.[a-z_][a-z0-9_]{0,62}$/;
 
 const WORD_START = /[A-Za-z_]/;
