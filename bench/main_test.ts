@@ -29,6 +29,10 @@ Deno.test("deno task bench --size small prints and writes every figure beside it
         /pipeline batch load-clickhouse \([\d,]+ msgs\)\s+msg\/s(\s+[\d,.]+){3}/,
         /load-clickhouse ÷ load \(PostgreSQL\)\s+ratio(\s+[\d,.]+){3}/,
         /naive loader \(first [\d,]+ msgs\)\s+msg\/s(\s+[\d,.]+){3}/,
+        /kafka connect \(debezium jdbc sink, 44,130 msgs, JSON-with-schema copy\)\s+msg\/s(\s+[\d,.]+){3}/,
+        /pipeline ÷ kafka connect\s+ratio(\s+[\d,.]+){3}/,
+        /peak RSS, kafka connect, 44,130 msgs\s+MB(\s+[\d,.]+){3}/,
+        /^\[(met|missed)\]\s+pipeline ≥ 2 × Kafka Connect/m,
         /peak RSS, [\d,]+ msgs\s+MB(\s+[\d,.]+){3}/,
         /p99 over the cycles of a run\s+ms(\s+[\d,.]+){3}/,
         /refresh hourly/,
@@ -40,11 +44,13 @@ Deno.test("deno task bench --size small prints and writes every figure beside it
       assert.match(printed, figure);
     }
     const targets = printed.match(/^\[(met|missed)\]/gm) ?? [];
-    assert.ok(targets.length >= 6, `expected every target judged, got:\n${printed}`);
+    assert.ok(targets.length >= 7, `expected every target judged, got:\n${printed}`);
     for (const title of ["Catch-up", "Stream freshness", "Gold", "Kafka client"]) {
       assert.match(written, new RegExp(`^## .*${title}`, "im"));
     }
     assert.match(written, /\| target \| observed \(median\) \| met \|/);
+    assert.match(written, /pipeline ÷ kafka connect/);
+    assert.match(written, /JSON-with-schema copy/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

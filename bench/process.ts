@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { readPeakRssKb } from "../tools/lib/proc.ts";
 
 const CLI = new URL("../cli/main.ts", import.meta.url).pathname;
 
@@ -97,14 +98,4 @@ export async function runPipeline(
     );
   }
   return run;
-}
-
-/** The kernel's high-water mark of the process's resident memory, in kB; 0 once it is gone. */
-function readPeakRssKb(pid: number): number {
-  try {
-    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-    return Number(status.match(/^VmHWM:\s+(\d+) kB$/m)?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
 }

@@ -214,3 +214,24 @@ export function randomHex(byteCount: number): string {
 export function formatSeconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)}s`;
 }
+
+/**
+ * The kernel's high-water mark of a process's resident memory (`VmHWM`), in kB; 0 once it is
+ * gone. Read it before the process exits.
+ *
+ * @example
+ * ```ts
+ * import { readPeakRssKb } from "./proc.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(readPeakRssKb(Deno.pid) > 0);
+ * ```
+ */
+export function readPeakRssKb(pid: number): number {
+  try {
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    return Number(status.match(/^VmHWM:\s+(\d+) kB$/m)?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
