@@ -1,12 +1,12 @@
 /**
  * Catch-up after an outage: Kafka keeps 24 h, so a warehouse that was down for a day finds about
- * 2.1 M messages waiting. Times `pipeline batch load` over such a backlog, beside two references
+ * 2.1 M messages waiting. Times `pipeline batch load` over such a backlog, beside references
  * measured on the same rows, tables and indexes in the same run: `psql \copy` of the enriched
- * rows (the ceiling), the naive per-message loader (`naive_loader.ts`), and the peer users would
- * run instead, Kafka Connect with Debezium's JDBC sink (`kafka_connect.ts`). Also records the
- * run's peak memory, at a tenth of the backlog and at all of it, and times
- * `pipeline batch load-clickhouse` over the same backlog into a new ClickHouse warehouse, beside
- * PostgreSQL's load of the same run.
+ * rows (the ceiling), the naive per-message loader (`naive_loader.ts`), a loader in the seed's
+ * style (`seed_style_loader.ts`), and the peer users would run instead, Kafka Connect with
+ * Debezium's JDBC sink (`kafka_connect.ts`). Also records the run's peak memory, at a tenth of
+ * the backlog and at all of it, and times `pipeline batch load-clickhouse` over the same backlog
+ * into a new ClickHouse warehouse, beside PostgreSQL's load of the same run.
  *
  * @module
  */
@@ -19,6 +19,7 @@ import { type Backlog, publishBacklog } from "../tests/support/backlog.ts";
 import { SNAPSHOT_COLUMNS } from "../tests/warehouse/support.ts";
 import { kafkaConnectNote, kafkaConnectOnce, publishSchemaCopy } from "./kafka_connect.ts";
 import { naiveLoad } from "./naive_loader.ts";
+import { seedStyleLoad } from "./seed_style_loader.ts";
 import { type MeasuredRun, runPipeline } from "./process.ts";
 import { type Bench, type BenchContext, type Figure, median } from "./report.ts";
 
@@ -27,8 +28,8 @@ const LOAD_CONFIG = new URL("./pipelines.config.ts", import.meta.url).pathname;
 
 const SIZES = {
   // 24 h of 60 s cycles, and a tenth of it for the memory comparison.
-  full: { cycles: 1_440, smallerCycles: 144, naiveMessages: 50_000 },
-  small: { cycles: 30, smallerCycles: 5, naiveMessages: 3_000 },
+  full: { cycles: 1_440, smallerCycles: 144, naiveMessages: 50_000, seedMessages: 200_000 },
+  small: { cycles: 30, smallerCycles: 5, naiveMessages: 3_000, seedMessages: 10_000 },
 };
 
 const TARGET_COPY_RATIO = 0.6;
@@ -76,6 +77,7 @@ export const catchUp: Bench = async (context) => {
   const clickhouseRate: number[] = [];
   const copyRate: number[] = [];
   const naiveRate: number[] = [];
+  const seedRate: number[] = [];
   const connectRate: number[] = [];
   const connectPeak: number[] = [];
   const peakFull: number[] = [];
@@ -113,13 +115,16 @@ export const catchUp: Bench = async (context) => {
       naiveRate.push(
         size.naiveMessages / (await naiveOnce(context, topic, size.naiveMessages) / 1000),
       );
+      seedRate.push(
+        size.seedMessages / (await seedStyleOnce(context, topic, size.seedMessages) / 1000),
+      );
       const tenth = await loadOnce(context, smallerTopic, smaller);
       peakSmaller.push(tenth.run.peakRssMb);
       await tenth.dispose();
       context.log(
         `run ${run}: copy ${copyRate.at(-1)!.toFixed(0)} msg/s, naive ${
           naiveRate.at(-1)!.toFixed(0)
-        } msg/s`,
+        } msg/s, seed-style ${seedRate.at(-1)!.toFixed(0)} msg/s`,
       );
     }
   } finally {
@@ -165,7 +170,17 @@ export const catchUp: Bench = async (context) => {
       unit: "ratio",
       samples: ratios(clickhouseRate, copyRate),
     },
+    {
+      name: `seed-style loader, ours (first ${count(size.seedMessages)} msgs)`,
+      unit: "msg/s",
+      samples: seedRate,
+    },
     { name: "pipeline ÷ naive", unit: "ratio", samples: ratios(pipelineRate, naiveRate) },
+    {
+      name: "pipeline ÷ seed-style loader",
+      unit: "ratio",
+      samples: ratios(pipelineRate, seedRate),
+    },
     {
       name: "pipeline ÷ kafka connect",
       unit: "ratio",
@@ -227,6 +242,11 @@ export const catchUp: Bench = async (context) => {
       `Naive: one INSERT into raw and one upsert into mart per message, COMMIT every 100, ` +
       `kafkajs eachMessage; its rate is per message, so it is measured on the first ` +
       `${count(size.naiveMessages)} messages of the same topic, into a new migrated database.`,
+      "Seed-style (our own, in the seed project's style, not its code): kafkajs eachBatch, " +
+      "each message validated and enriched, then raw and mart written with multi-row INSERTs " +
+      "of 100 rows (mart deduplicated per page), one COMMIT per fetched batch, the group's " +
+      `offset after it; measured on the first ${count(size.seedMessages)} messages, in the ` +
+      "bench's own process (no peak RSS of its own).",
       `${kafkaConnectNote()} The copy took ${(copyMs / 1000).toFixed(0)} s.`,
     ],
   };
@@ -331,6 +351,26 @@ async function naiveOnce(context: BenchContext, topic: string, limit: number): P
     databaseUrl: database.url,
     limit,
   });
+}
+
+/** The time the seed-style loader takes for the first `limit` messages, into a new database. */
+async function seedStyleOnce(context: BenchContext, topic: string, limit: number): Promise<number> {
+  await using database = await scratchDatabase(context.env.DATABASE_URL);
+  await runPipeline(["migrate", "load", "--config", LOAD_CONFIG], {
+    KAFKA_BROKERS: context.env.KAFKA_BROKERS,
+    DATABASE_URL: database.url,
+    LOAD_TOPIC: topic,
+  });
+  const ms = await seedStyleLoad({
+    brokers: context.env.KAFKA_BROKERS,
+    topic,
+    groupId: uniqueName("bench_seed_style"),
+    databaseUrl: database.url,
+    limit,
+  });
+  const [raw] = await queryCounts(database.url);
+  if (raw !== limit) throw new Error(`The seed-style loader left ${raw} raw rows, not ${limit}.`);
+  return ms;
 }
 
 async function queryCounts(url: string): Promise<[number, number]> {

@@ -29,6 +29,8 @@ Deno.test("deno task bench --size small prints and writes every figure beside it
         /pipeline batch load-clickhouse \([\d,]+ msgs\)\s+msg\/s(\s+[\d,.]+){3}/,
         /load-clickhouse ÷ load \(PostgreSQL\)\s+ratio(\s+[\d,.]+){3}/,
         /naive loader \(first [\d,]+ msgs\)\s+msg\/s(\s+[\d,.]+){3}/,
+        /seed-style loader, ours \(first [\d,]+ msgs\)\s+msg\/s(\s+[\d,.]+){3}/,
+        /pipeline ÷ seed-style loader\s+ratio(\s+[\d,.]+){3}/,
         /kafka connect \(debezium jdbc sink, 44,130 msgs, JSON-with-schema copy\)\s+msg\/s(\s+[\d,.]+){3}/,
         /pipeline ÷ kafka connect\s+ratio(\s+[\d,.]+){3}/,
         /peak RSS, kafka connect, 44,130 msgs\s+MB(\s+[\d,.]+){3}/,
