@@ -65,11 +65,8 @@ export class QualityCheck implements Check {
     }
     this.#query = await readQuery(this.#config.query);
     await this.#send(runner, "Preparing the results table", async () => {
-      const [{ present }] = await runner.query<{ present: boolean }>(
-        statements.present,
-        [],
-        ctx.signal,
-      );
+      const present = statements.present !== undefined &&
+        (await runner.query<{ present: boolean }>(statements.present, [], ctx.signal))[0].present;
       if (!present) await runner.query(statements.create, [], ctx.signal);
     });
     this.#warehouse = { runner, statements };

@@ -7,8 +7,11 @@
 
 /** What a check sends to keep its results in a warehouse of one language. */
 export interface ResultStatements {
-  /** One row: `present`, whether the results table exists. */
-  present: string;
+  /**
+   * One row: `present`, whether the results table exists, so that a warehouse that has it is not
+   * sent the DDL. Left out where `create` is idempotent and cheap: then it is always sent.
+   */
+  present?: string;
   /** Creates the results table, in one idempotent statement. */
   create: string;
   /**
@@ -72,9 +75,8 @@ $$`,
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
   },
   clickhouse: {
-    // Its create is idempotent and cheap, and a warehouse may keep its databases under a
-    // prefix (which a name in a string would miss): always send it.
-    present: "SELECT 0 AS present",
+    // No `present`: its create is idempotent and cheap, and a warehouse may keep its databases
+    // under a prefix, which a name in a string (system.tables) would miss.
     // Append-only, a row per check and run, as in PostgreSQL; ordered for "the latest results
     // of a check". Two instances creating it at once both succeed (IF NOT EXISTS).
     create: `CREATE TABLE IF NOT EXISTS pipeline.check_results (

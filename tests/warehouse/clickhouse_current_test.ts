@@ -114,7 +114,6 @@ async function setup(): Promise<Statement[]> {
   }
   const results = RESULT_STATEMENTS.clickhouse;
   statements.push(
-    { label: "RESULT_STATEMENTS.clickhouse.present", sql: bind(results.present, []) },
     { label: "RESULT_STATEMENTS.clickhouse.create", sql: bind(results.create, []) },
     {
       label: "RESULT_STATEMENTS.clickhouse.insert",
@@ -281,7 +280,6 @@ Deno.test(`${CURRENT}: the migrations and the sink's own statements run, as the 
   assert.equal(letters[0].offset_text, "40", on);
   assert.match(String(letters[0].failed_text), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, on);
   assert.deepEqual(run.rows("SELECT_STEP_RUN"), [{ started_at: STEP_RUN_AT.getTime() / 1000 }], on);
-  assert.deepEqual(run.rows("RESULT_STATEMENTS.clickhouse.present"), [{ present: 0 }], on);
   assert.deepEqual(
     run.rows("results"),
     [{ check_name: "freshness", severity: "error", passed: 1 }],
