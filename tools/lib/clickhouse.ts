@@ -12,15 +12,16 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { ServiceError } from "./errors.ts";
 import {
+  daemonStatus,
   isProcessAlive,
   lastLines,
   pathExists,
-  processCommandLine,
+  type PidFileDaemon,
   randomHex,
   runCommand,
   sleep,
+  stopDaemon,
   tailFile,
-  terminateProcess,
   throwIfAborted,
 } from "./proc.ts";
 import { createServiceDir, type ServiceOwner } from "./state.ts";
@@ -344,39 +345,23 @@ async function startupError(message: string, dir: string): Promise<ServiceError>
   );
 }
 
+/** The server of a service dir, as its pid file and config name it. */
+const daemonOf = (dir: string): PidFileDaemon => ({
+  pidFile: layout(dir).pidFile,
+  commandLineMarker: layout(dir).configPath,
+});
+
 /** Whether the server of a service dir is running, and its pid. */
-export async function clickhouseDirStatus(
-  dir: string,
-): Promise<{ running: boolean; pid?: number }> {
-  const pid = await readServerPid(dir);
-  return { running: pid !== undefined && isOurServer(pid, dir), pid };
-}
-
-async function readServerPid(dir: string): Promise<number | undefined> {
-  const text = await Deno.readTextFile(layout(dir).pidFile).catch(() => "");
-  const pid = Number.parseInt(text, 10);
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-}
-
-/** Guards against pid reuse: the process must be alive AND be the server of this dir's config. */
-function isOurServer(pid: number, dir: string): boolean {
-  if (!isProcessAlive(pid)) return false;
-  return processCommandLine(pid)?.includes(layout(dir).configPath) ?? false;
+export function clickhouseDirStatus(dir: string): Promise<{ running: boolean; pid?: number }> {
+  return daemonStatus(daemonOf(dir));
 }
 
 /**
  * Stops the server of a service dir: SIGTERM, then SIGKILL after 15 s. Returns a short
  * description of what happened.
  */
-export async function stopClickhouseDir(dir: string): Promise<string> {
-  const pid = await readServerPid(dir);
-  if (pid === undefined) return "not running";
-  if (!isOurServer(pid, dir)) {
-    return isProcessAlive(pid)
-      ? `not running (pid ${pid} now belongs to another process)`
-      : "not running";
-  }
-  return `${await terminateProcess(pid, STOP_GRACE_MS)} (pid ${pid})`;
+export function stopClickhouseDir(dir: string): Promise<string> {
+  return stopDaemon(daemonOf(dir), STOP_GRACE_MS);
 }
 
 // --- HTTP -------------------------------------------------------------------------------------

@@ -8,17 +8,19 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { Kafka, logLevel } from "kafkajs";
 import { ServiceError } from "./errors.ts";
+import { moveIntoPlace, removeStaleDownloads, runMaven } from "./maven.ts";
 import {
+  daemonStatus,
   isProcessAlive,
   lastLines,
   pathExists,
-  processCommandLine,
+  type PidFileDaemon,
   randomHex,
   removePath,
   runCommand,
   sleep,
+  stopDaemon,
   tailFile,
-  terminateProcess,
   throwIfAborted,
 } from "./proc.ts";
 import { createServiceDir, type ServiceOwner } from "./state.ts";
@@ -28,6 +30,8 @@ export const KAFKA_VERSION = "3.9.1";
 const BROKER_JAR = `kafka_2.13-${KAFKA_VERSION}.jar`;
 const TOOLS_KAFKA_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "kafka");
 const READY_TIMEOUT_MS = 90_000;
+/** Downloads being assembled in the cache dir, renamed into place once complete. */
+const STAGING_PREFIX = ".libs-partial-";
 const JAVA_HINT = "install Java 17+ and Maven: apt-get install -y openjdk-17-jre-headless maven";
 
 /** A running Kafka broker we started. */
@@ -161,68 +165,28 @@ export async function ensureKafkaJars(
 
   log(`Resolving Kafka ${KAFKA_VERSION} jars from Maven Central (first run only)…`);
   await Deno.mkdir(cacheDir, { recursive: true });
-  await removeStaleDownloads(cacheDir);
-  const staging = await Deno.makeTempDir({ dir: cacheDir, prefix: ".libs-partial-" });
+  await removeStaleDownloads(cacheDir, STAGING_PREFIX);
+  const staging = await Deno.makeTempDir({ dir: cacheDir, prefix: STAGING_PREFIX });
   try {
-    await runMavenCopyDependencies(staging, signal);
+    await runMaven({
+      pom: join(TOOLS_KAFKA_DIR, "pom.xml"),
+      goal: ["dependency:copy-dependencies", `-DoutputDirectory=${staging}`],
+      what: `the Kafka ${KAFKA_VERSION} jars`,
+      signal,
+    });
     if (!(await pathExists(join(staging, BROKER_JAR)))) {
       throw new ServiceError(
         `Maven finished but ${BROKER_JAR} is not among the resolved jars`,
         `check ${join(TOOLS_KAFKA_DIR, "pom.xml")}`,
       );
     }
-    await moveIntoPlace(staging, libsDir);
+    // A libs dir without the broker jar is debris from an older layout: it is replaced.
+    await moveIntoPlace(staging, libsDir, BROKER_JAR);
   } finally {
     await removePath(staging);
   }
   log(`Kafka ${KAFKA_VERSION} jars cached in ${libsDir}`);
   return libsDir;
-}
-
-async function runMavenCopyDependencies(outputDir: string, signal?: AbortSignal): Promise<void> {
-  const pom = join(TOOLS_KAFKA_DIR, "pom.xml");
-  const args = [
-    "-q",
-    "-B",
-    "-Dstyle.color=never",
-    "-f",
-    pom,
-    "dependency:copy-dependencies",
-    `-DoutputDirectory=${outputDir}`,
-  ];
-  const result = await runCommand("mvn", args, { signal, installHint: JAVA_HINT });
-  if (result.code !== 0) {
-    throw new ServiceError(
-      `Maven could not resolve the Kafka ${KAFKA_VERSION} jars (mvn exit ${result.code})`,
-      "check access to Maven Central (https://repo.maven.apache.org); proxies go in " +
-        "~/.m2/settings.xml. Then run the command again.",
-      undefined,
-      lastLines(result.stdout + result.stderr, 20),
-    );
-  }
-}
-
-async function moveIntoPlace(staging: string, libsDir: string): Promise<void> {
-  // A libs dir without the broker jar is debris from an older layout: replace it.
-  if ((await pathExists(libsDir)) && !(await pathExists(join(libsDir, BROKER_JAR)))) {
-    await removePath(libsDir);
-  }
-  try {
-    await Deno.rename(staging, libsDir);
-  } catch (err) {
-    // A concurrent run may have won the race; its complete libs dir is just as good.
-    if (!(await pathExists(join(libsDir, BROKER_JAR)))) throw err;
-  }
-}
-
-/** Removes partial downloads older than an hour (from runs that were killed mid-download). */
-async function removeStaleDownloads(cacheDir: string): Promise<void> {
-  for await (const entry of Deno.readDir(cacheDir)) {
-    if (!entry.name.startsWith(".libs-partial-")) continue;
-    const path = join(cacheDir, entry.name);
-    const { mtime } = await Deno.stat(path);
-    if (mtime && Date.now() - mtime.getTime() > 3_600_000) await removePath(path);
-  }
 }
 
 function serverProperties(dir: string, port: number, controllerPort: number): string {
@@ -432,32 +396,18 @@ async function brokerVersion(logPath: string): Promise<string> {
   return `Apache Kafka ${match ? match[1] : KAFKA_VERSION}`;
 }
 
+/** The broker of a service dir, as its pid file and properties name it. */
+const daemonOf = (dir: string): PidFileDaemon => ({
+  pidFile: layout(dir).pidFile,
+  commandLineMarker: layout(dir).propertiesPath,
+});
+
 /** Whether the broker of a service dir is running, and its pid. */
-export async function kafkaDirStatus(dir: string): Promise<{ running: boolean; pid?: number }> {
-  const pid = await readBrokerPid(dir);
-  return { running: pid !== undefined && isOurBroker(pid, dir), pid };
-}
-
-async function readBrokerPid(dir: string): Promise<number | undefined> {
-  const text = await Deno.readTextFile(layout(dir).pidFile).catch(() => "");
-  const pid = Number.parseInt(text, 10);
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-}
-
-/** Guards against pid reuse: the process must be alive AND be java running our config. */
-function isOurBroker(pid: number, dir: string): boolean {
-  if (!isProcessAlive(pid)) return false;
-  return processCommandLine(pid)?.includes(layout(dir).propertiesPath) ?? false;
+export function kafkaDirStatus(dir: string): Promise<{ running: boolean; pid?: number }> {
+  return daemonStatus(daemonOf(dir));
 }
 
 /** Stops the broker of a service dir (SIGTERM, SIGKILL after 10 s); describes the outcome. */
-export async function stopKafkaDir(dir: string): Promise<string> {
-  const pid = await readBrokerPid(dir);
-  if (pid === undefined) return "not running";
-  if (!isOurBroker(pid, dir)) {
-    return isProcessAlive(pid)
-      ? `not running (pid ${pid} now belongs to another process)`
-      : "not running";
-  }
-  return `${await terminateProcess(pid, 10_000)} (pid ${pid})`;
+export function stopKafkaDir(dir: string): Promise<string> {
+  return stopDaemon(daemonOf(dir), 10_000);
 }

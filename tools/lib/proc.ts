@@ -235,3 +235,68 @@ export function readPeakRssKb(pid: number): number {
     return 0;
   }
 }
+
+/**
+ * A daemon we started, known by its pid file, and told apart from a process that reused its pid
+ * by a path its command line must contain (its config file).
+ */
+export interface PidFileDaemon {
+  /** The file holding its pid. */
+  pidFile: string;
+  /** A path only its command line holds. */
+  commandLineMarker: string;
+}
+
+async function readDaemonPid(daemon: PidFileDaemon): Promise<number | undefined> {
+  const text = await Deno.readTextFile(daemon.pidFile).catch(() => "");
+  const pid = Number.parseInt(text, 10);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** Guards against pid reuse: the process must be alive AND be the daemon of this config. */
+function isTheDaemon(pid: number, daemon: PidFileDaemon): boolean {
+  if (!isProcessAlive(pid)) return false;
+  return processCommandLine(pid)?.includes(daemon.commandLineMarker) ?? false;
+}
+
+/**
+ * Whether the daemon is running, and the pid its file holds.
+ *
+ * @example
+ * ```ts
+ * import { daemonStatus } from "./proc.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const status = await daemonStatus({ pidFile: "/nonexistent/x.pid", commandLineMarker: "x" });
+ * assert.deepEqual(status, { running: false, pid: undefined });
+ * ```
+ */
+export async function daemonStatus(
+  daemon: PidFileDaemon,
+): Promise<{ running: boolean; pid?: number }> {
+  const pid = await readDaemonPid(daemon);
+  return { running: pid !== undefined && isTheDaemon(pid, daemon), pid };
+}
+
+/**
+ * Stops the daemon: SIGTERM, then SIGKILL after `graceMs`. Returns a short description of what
+ * happened; a pid now another process's is left alone.
+ *
+ * @example
+ * ```ts
+ * import { stopDaemon } from "./proc.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(await stopDaemon({ pidFile: "/nonexistent/x.pid", commandLineMarker: "x" }, 1), "not running");
+ * ```
+ */
+export async function stopDaemon(daemon: PidFileDaemon, graceMs: number): Promise<string> {
+  const pid = await readDaemonPid(daemon);
+  if (pid === undefined) return "not running";
+  if (!isTheDaemon(pid, daemon)) {
+    return isProcessAlive(pid)
+      ? `not running (pid ${pid} now belongs to another process)`
+      : "not running";
+  }
+  return `${await terminateProcess(pid, graceMs)} (pid ${pid})`;
+}
