@@ -10,6 +10,7 @@
 
 import { join } from "node:path";
 import { ServiceError } from "./errors.ts";
+import { moveIntoPlace, removeStaleDownloads, runMaven } from "./maven.ts";
 import { ensureKafkaJars, KAFKA_VERSION, kafkaCacheDir, requireJava17 } from "./kafka.ts";
 import {
   isProcessAlive,
@@ -36,7 +37,6 @@ const PLUGIN_ARTIFACT =
   `io.debezium:debezium-connector-jdbc:${DEBEZIUM_JDBC_VERSION}:tar.gz:plugin`;
 const PLUGIN_DIR_NAME = "debezium-connector-jdbc";
 const PARTIAL_PREFIX = ".connect-partial-";
-const JAVA_HINT = "install Java 17+ and Maven: apt-get install -y openjdk-17-jre-headless maven";
 
 /** Where the jars of a Connect worker are. */
 export interface KafkaConnectJars {
@@ -91,7 +91,7 @@ export async function ensureKafkaConnectJars(
 
   const cacheDir = kafkaCacheDir();
   await Deno.mkdir(cacheDir, { recursive: true });
-  await removeStaleDownloads(cacheDir);
+  await removeStaleDownloads(cacheDir, PARTIAL_PREFIX);
   const staging = await Deno.makeTempDir({ dir: cacheDir, prefix: PARTIAL_PREFIX });
   try {
     await Deno.writeTextFile(join(staging, "pom.xml"), RUNTIME_POM);
@@ -99,31 +99,30 @@ export async function ensureKafkaConnectJars(
     if (!runtimeReady) {
       log(`Resolving Kafka Connect ${KAFKA_VERSION} jars (first run only)…`);
       const out = join(staging, "connect-libs");
-      await runMaven(
-        staging,
-        [
-          "dependency:copy-dependencies",
-          `-DoutputDirectory=${out}`,
-        ],
-        `the Kafka Connect ${KAFKA_VERSION} runtime`,
+      await runMaven({
+        pom: join(staging, "pom.xml"),
+        settings: join(staging, "settings.xml"),
+        goal: ["dependency:copy-dependencies", `-DoutputDirectory=${out}`],
+        what: `the Kafka Connect ${KAFKA_VERSION} runtime`,
         signal,
-      );
+      });
       await requireFile(join(out, RUNTIME_JAR), "the runtime");
       await moveIntoPlace(out, dirs.libsDir, RUNTIME_JAR);
     }
     if (!pluginReady) {
       log(`Resolving Debezium's JDBC sink ${DEBEZIUM_JDBC_VERSION} plugin (first run only)…`);
       const archiveDir = join(staging, "archive");
-      await runMaven(
-        staging,
-        [
+      await runMaven({
+        pom: join(staging, "pom.xml"),
+        settings: join(staging, "settings.xml"),
+        goal: [
           "dependency:copy",
           `-Dartifact=${PLUGIN_ARTIFACT}`,
           `-DoutputDirectory=${archiveDir}`,
         ],
-        `Debezium's JDBC sink ${DEBEZIUM_JDBC_VERSION}`,
+        what: `Debezium's JDBC sink ${DEBEZIUM_JDBC_VERSION}`,
         signal,
-      );
+      });
       const archive = join(
         archiveDir,
         `debezium-connector-jdbc-${DEBEZIUM_JDBC_VERSION}-plugin.tar.gz`,
@@ -153,60 +152,12 @@ export async function ensureKafkaConnectJars(
   return dirs;
 }
 
-/** Maven offline first (from `~/.m2`), then online; throws with the output's tail. */
-async function runMaven(
-  dir: string,
-  goal: string[],
-  what: string,
-  signal?: AbortSignal,
-): Promise<void> {
-  const base = ["-q", "-B", "-Dstyle.color=never", "-gs", join(dir, "settings.xml")];
-  const args = [...base, "-f", join(dir, "pom.xml"), ...goal];
-  const offline = await runCommand("mvn", ["-o", ...args], {
-    cwd: dir,
-    signal,
-    installHint: JAVA_HINT,
-  });
-  if (offline.code === 0) return;
-  const online = await runCommand("mvn", args, { cwd: dir, signal, installHint: JAVA_HINT });
-  if (online.code !== 0) {
-    throw new ServiceError(
-      `Maven could not resolve ${what} (mvn exit ${online.code})`,
-      "check access to Maven Central (https://repo.maven.apache.org); proxies go in " +
-        "~/.m2/settings.xml. Then run the command again.",
-      undefined,
-      lastLines(online.stdout + online.stderr, 20),
-    );
-  }
-}
-
 async function requireFile(path: string, what: string): Promise<void> {
   if (await pathExists(path)) return;
   throw new ServiceError(
     `Maven finished but ${what} is missing: ${path}`,
     "the artifact's layout changed; check the versions in tools/lib/kafka_connect.ts",
   );
-}
-
-/** Renames `from` to `to`; a dir there without `marker` is debris and is replaced. */
-async function moveIntoPlace(from: string, to: string, marker: string): Promise<void> {
-  if ((await pathExists(to)) && !(await pathExists(join(to, marker)))) await removePath(to);
-  try {
-    await Deno.rename(from, to);
-  } catch (err) {
-    // A concurrent run may have won the race; its complete dir is just as good.
-    if (!(await pathExists(join(to, marker)))) throw err;
-  }
-}
-
-/** Removes partial downloads older than an hour (from runs killed mid-download). */
-async function removeStaleDownloads(cacheDir: string): Promise<void> {
-  for await (const entry of Deno.readDir(cacheDir)) {
-    if (!entry.name.startsWith(PARTIAL_PREFIX)) continue;
-    const path = join(cacheDir, entry.name);
-    const { mtime } = await Deno.stat(path);
-    if (mtime && Date.now() - mtime.getTime() > 3_600_000) await removePath(path);
-  }
 }
 
 const RUNTIME_POM = `<?xml version="1.0" encoding="UTF-8"?>
