@@ -18,6 +18,7 @@ import { scratchDatabase } from "../plugins/sink-postgres/testing.ts";
 import { type Backlog, publishBacklog } from "../tests/support/backlog.ts";
 import { SNAPSHOT_COLUMNS } from "../tests/warehouse/support.ts";
 import { kafkaConnectNote, kafkaConnectOnce, publishSchemaCopy } from "./kafka_connect.ts";
+import type { HandLoadOptions } from "./hand_loader.ts";
 import { naiveLoad } from "./naive_loader.ts";
 import { seedStyleLoad } from "./seed_style_loader.ts";
 import { type MeasuredRun, runPipeline } from "./process.ts";
@@ -113,10 +114,12 @@ export const catchUp: Bench = async (context) => {
       );
 
       naiveRate.push(
-        size.naiveMessages / (await naiveOnce(context, topic, size.naiveMessages) / 1000),
+        size.naiveMessages /
+          (await handLoaderOnce(context, topic, size.naiveMessages, naiveLoad) / 1000),
       );
       seedRate.push(
-        size.seedMessages / (await seedStyleOnce(context, topic, size.seedMessages) / 1000),
+        size.seedMessages /
+          (await handLoaderOnce(context, topic, size.seedMessages, seedStyleLoad) / 1000),
       );
       const tenth = await loadOnce(context, smallerTopic, smaller);
       peakSmaller.push(tenth.run.peakRssMb);
@@ -336,40 +339,31 @@ async function copyOnce(url: string, csv: string): Promise<number> {
   return performance.now() - started;
 }
 
-/** The time the naive loader takes for the first `limit` messages, into a new database. */
-async function naiveOnce(context: BenchContext, topic: string, limit: number): Promise<number> {
+/**
+ * The time a hand-written loader takes for the first `limit` messages of `topic`, into a new
+ * migrated database; checks that it stored them all.
+ */
+async function handLoaderOnce(
+  context: BenchContext,
+  topic: string,
+  limit: number,
+  load: (options: HandLoadOptions) => Promise<number>,
+): Promise<number> {
   await using database = await scratchDatabase(context.env.DATABASE_URL);
   await runPipeline(["migrate", "load", "--config", LOAD_CONFIG], {
     KAFKA_BROKERS: context.env.KAFKA_BROKERS,
     DATABASE_URL: database.url,
     LOAD_TOPIC: topic,
   });
-  return await naiveLoad({
+  const ms = await load({
     brokers: context.env.KAFKA_BROKERS,
     topic,
-    groupId: uniqueName("bench_naive"),
-    databaseUrl: database.url,
-    limit,
-  });
-}
-
-/** The time the seed-style loader takes for the first `limit` messages, into a new database. */
-async function seedStyleOnce(context: BenchContext, topic: string, limit: number): Promise<number> {
-  await using database = await scratchDatabase(context.env.DATABASE_URL);
-  await runPipeline(["migrate", "load", "--config", LOAD_CONFIG], {
-    KAFKA_BROKERS: context.env.KAFKA_BROKERS,
-    DATABASE_URL: database.url,
-    LOAD_TOPIC: topic,
-  });
-  const ms = await seedStyleLoad({
-    brokers: context.env.KAFKA_BROKERS,
-    topic,
-    groupId: uniqueName("bench_seed_style"),
+    groupId: uniqueName("bench_hand_loader"),
     databaseUrl: database.url,
     limit,
   });
   const [raw] = await queryCounts(database.url);
-  if (raw !== limit) throw new Error(`The seed-style loader left ${raw} raw rows, not ${limit}.`);
+  if (raw !== limit) throw new Error(`The loader left ${raw} raw rows, not ${limit}.`);
   return ms;
 }
 

@@ -6,10 +6,9 @@
  *
  * @module
  */
-import { Kafka, logLevel } from "kafkajs";
-import pg from "pg";
 import { enrichSnapshot, validateSnapshot } from "../plugins/transform-enrich/mod.ts";
 import { SNAPSHOT_COLUMNS } from "../tests/warehouse/support.ts";
+import { handLoad, type HandLoadOptions } from "./hand_loader.ts";
 
 const COMMIT_EVERY = 100;
 
@@ -29,20 +28,6 @@ const UPSERT_LATEST = `
 }
   WHERE mart.station_latest.collected_at < EXCLUDED.collected_at`;
 
-/** Options of {@linkcode naiveLoad}. */
-export interface NaiveLoadOptions {
-  /** Comma-separated `host:port` list. */
-  brokers: string;
-  /** The topic, read from its beginning. */
-  topic: string;
-  /** The consumer group, new for each run. */
-  groupId: string;
-  /** A migrated warehouse. */
-  databaseUrl: string;
-  /** Stop after this many messages. */
-  limit: number;
-}
-
 /**
  * Loads the first `limit` messages of `topic` the naive way and resolves with the time it took
  * from the first message to the last commit.
@@ -54,25 +39,10 @@ export interface NaiveLoadOptions {
  * const ms = await naiveLoad({ brokers, topic, groupId: "naive-1", databaseUrl, limit: 10_000 });
  * ```
  */
-export async function naiveLoad(options: NaiveLoadOptions): Promise<number> {
-  const kafka = new Kafka({
-    clientId: "naive-loader",
-    brokers: options.brokers.split(","),
-    logLevel: logLevel.NOTHING,
-  });
-  const consumer = kafka.consumer({ groupId: options.groupId });
-  const client = new pg.Client({ connectionString: options.databaseUrl });
-  await Promise.all([consumer.connect(), client.connect()]);
+export function naiveLoad(options: HandLoadOptions): Promise<number> {
   let loaded = 0;
   let started = 0;
-  let finish: (ms: number) => void;
-  let fail: (error: unknown) => void;
-  const done = new Promise<number>((resolve, reject) => {
-    finish = resolve;
-    fail = reject;
-  });
-  try {
-    await consumer.subscribe({ topic: options.topic, fromBeginning: true });
+  return handLoad(options, "naive-loader", async (consumer, client, end) => {
     await client.query("BEGIN");
     await consumer.run({
       autoCommit: false,
@@ -91,17 +61,13 @@ export async function naiveLoad(options: NaiveLoadOptions): Promise<number> {
             await client.query("COMMIT");
             const offset = String(BigInt(message.offset) + 1n);
             await consumer.commitOffsets([{ topic: options.topic, partition, offset }]);
-            if (loaded === options.limit) finish(performance.now() - started);
+            if (loaded === options.limit) end.finish(performance.now() - started);
             else await client.query("BEGIN");
           }
         } catch (error) {
-          fail(error);
+          end.fail(error);
         }
       },
     });
-    return await done;
-  } finally {
-    await consumer.disconnect().catch(() => {});
-    await client.end().catch(() => {});
-  }
+  });
 }

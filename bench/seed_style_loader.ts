@@ -7,10 +7,9 @@
  *
  * @module
  */
-import { Kafka, logLevel } from "kafkajs";
-import pg from "pg";
 import { enrichSnapshot, validateSnapshot } from "../plugins/transform-enrich/mod.ts";
 import { SNAPSHOT_COLUMNS } from "../tests/warehouse/support.ts";
+import { handLoad, type HandLoadOptions } from "./hand_loader.ts";
 
 /** Rows per INSERT, as psycopg2's `execute_batch` pages them by default. */
 const PAGE_SIZE = 100;
@@ -40,20 +39,6 @@ const upsertLatest = (rows: number) => `
 }
   WHERE latest.collected_at < EXCLUDED.collected_at`;
 
-/** Options of {@linkcode seedStyleLoad}. */
-export interface SeedStyleLoadOptions {
-  /** Comma-separated `host:port` list. */
-  brokers: string;
-  /** The topic, read from its beginning. */
-  topic: string;
-  /** The consumer group, new for each run. */
-  groupId: string;
-  /** A migrated warehouse. */
-  databaseUrl: string;
-  /** Stop after this many messages. */
-  limit: number;
-}
-
 /**
  * Loads the first `limit` messages of `topic` in the seed's style and resolves with the time it
  * took from the first batch to the last commit.
@@ -65,26 +50,11 @@ export interface SeedStyleLoadOptions {
  * const ms = await seedStyleLoad({ brokers, topic, groupId: "seed-1", databaseUrl, limit: 10_000 });
  * ```
  */
-export async function seedStyleLoad(options: SeedStyleLoadOptions): Promise<number> {
-  const kafka = new Kafka({
-    clientId: "seed-style-loader",
-    brokers: options.brokers.split(","),
-    logLevel: logLevel.NOTHING,
-  });
-  const consumer = kafka.consumer({ groupId: options.groupId });
-  const client = new pg.Client({ connectionString: options.databaseUrl });
-  await Promise.all([consumer.connect(), client.connect()]);
+export function seedStyleLoad(options: HandLoadOptions): Promise<number> {
   let loaded = 0;
   let started = 0;
-  let finish: (ms: number) => void;
-  let fail: (error: unknown) => void;
-  const done = new Promise<number>((resolve, reject) => {
-    finish = resolve;
-    fail = reject;
-  });
-  try {
-    await consumer.subscribe({ topic: options.topic, fromBeginning: true });
-    await consumer.run({
+  return handLoad(options, "seed-style-loader", (consumer, client, end) =>
+    consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch }) => {
         if (loaded >= options.limit) return;
@@ -113,15 +83,10 @@ export async function seedStyleLoad(options: SeedStyleLoadOptions): Promise<numb
           await consumer.commitOffsets([
             { topic: options.topic, partition: batch.partition, offset },
           ]);
-          if (loaded >= options.limit) finish(performance.now() - started);
+          if (loaded >= options.limit) end.finish(performance.now() - started);
         } catch (error) {
-          fail(error);
+          end.fail(error);
         }
       },
-    });
-    return await done;
-  } finally {
-    await consumer.disconnect().catch(() => {});
-    await client.end().catch(() => {});
-  }
+    }));
 }
