@@ -72,13 +72,31 @@ export class Database {
    * Runs one statement with `params` bound to its `$n`: a query resolves with its rows, any other
    * statement with none. `what` names it in an error.
    */
-  async run<R = Record<string, unknown>>(
+  run<R = Record<string, unknown>>(
     sql: string,
     params: readonly unknown[],
     signal: AbortSignal,
     what = "A statement",
   ): Promise<R[]> {
-    const query = bind(sql, params, this.#namespace);
+    return this.#send<R>(bind(sql, params, this.#namespace), signal, what);
+  }
+
+  /** Runs each statement of `script` in order, with `{name}` placeholders bound from `scope`. */
+  async runScript(
+    script: string,
+    scope: Readonly<Record<string, unknown>>,
+    signal: AbortSignal,
+    what: string,
+  ): Promise<Record<string, unknown>[]> {
+    let rows: Record<string, unknown>[] = [];
+    for (const statement of splitStatements(script)) {
+      rows = await this.#send(bind(statement, scope, this.#namespace), signal, what);
+    }
+    return rows;
+  }
+
+  /** Sends one bound statement: a query resolves with its rows, any other with none. */
+  async #send<R>(query: string, signal: AbortSignal, what: string): Promise<R[]> {
     try {
       if (!returnsRows(query)) {
         await this.#client.command({ query, abort_signal: signal });
@@ -93,20 +111,6 @@ export class Database {
     } catch (error) {
       throw this.#failure(error, signal, what);
     }
-  }
-
-  /** Runs each statement of `script` in order, with `{name}` placeholders bound from `scope`. */
-  async runScript(
-    script: string,
-    scope: Readonly<Record<string, unknown>>,
-    signal: AbortSignal,
-    what: string,
-  ): Promise<Record<string, unknown>[]> {
-    let rows: Record<string, unknown>[] = [];
-    for (const statement of splitStatements(script)) {
-      rows = await this.run(bind(statement, scope), [], signal, what);
-    }
-    return rows;
   }
 
   /** Inserts `rows` (objects keyed by column) into `table`'s `columns`, as one insert. */

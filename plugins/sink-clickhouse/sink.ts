@@ -75,7 +75,8 @@ export class ClickhouseSink implements Sink, QueryRunner {
       await applyMigrations(db, migrations, ctx.logger, ctx.signal);
       const tables = this.#config.writes.map((write) => write.table);
       const targets = await describeTargets(db, tables, ctx.signal);
-      this.#plan = { db, pipeline: ctx.pipeline, positions: ctx.positions, targets };
+      const columns = [...new Set(targets.flatMap((target) => target.columns))];
+      this.#plan = { db, pipeline: ctx.pipeline, positions: ctx.positions, targets, columns };
     } catch (error) {
       await db.close();
       throw error;

@@ -27,6 +27,8 @@ export interface WritePlan {
   /** The name its positions are stored under. */
   positions: string;
   targets: Target[];
+  /** Every column of the targets, once: what a record's text is checked in. */
+  columns: string[];
 }
 
 /**
@@ -134,11 +136,11 @@ const POSITION_COLUMNS = ["pipeline", "stream", "partition", "next_offset"];
  * The records that cannot be stored as they are, as a `BatchError` naming each, or undefined:
  * a string that is not valid Unicode (a lone surrogate) would reach ClickHouse altered.
  */
-function unstorable(records: readonly unknown[], columns: ReadonlySet<string>) {
+function unstorable(records: readonly unknown[], columns: readonly string[]) {
   let error: BatchError | undefined;
   records.forEach((record, index) => {
     const fields = (record ?? {}) as Record<string, unknown>;
-    const field = [...columns].find((column) =>
+    const field = columns.find((column) =>
       typeof fields[column] === "string" && !(fields[column] as string).isWellFormed()
     );
     if (field === undefined) return;
@@ -165,7 +167,7 @@ export async function writeBatch(
   signal: AbortSignal,
 ): Promise<void> {
   const records = batch.messages.map((message) => message.value);
-  const refused = unstorable(records, new Set(plan.targets.flatMap((target) => target.columns)));
+  const refused = unstorable(records, plan.columns);
   if (refused !== undefined) throw refused;
   if (records.length > 0) {
     for (const target of plan.targets) {
