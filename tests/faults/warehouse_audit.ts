@@ -396,3 +396,24 @@ export function assertAuditClean(audit: RawAudit): void {
     { lost: 0, duplicated: 0, unexpected: 0, deadLetters: 0 },
   );
 }
+
+/**
+ * Asserts that on each of `partitions`, the group committed no further than the position the
+ * warehouse stored: nothing was acknowledged that the warehouse does not hold.
+ *
+ * @example
+ * ```ts
+ * import { assertGroupNotAhead } from "./warehouse_audit.ts";
+ *
+ * assertGroupNotAhead({ 0: 100, 1: -1 }, { 0: 120 }, 2);
+ * ```
+ */
+export function assertGroupNotAhead(committed: Offsets, stored: Offsets, partitions: number): void {
+  for (let partition = 0; partition < partitions; partition++) {
+    assert.ok(
+      committed[partition] <= (stored[partition] ?? 0),
+      `partition ${partition}: the group committed ${committed[partition]}, ` +
+        `past the stored position ${stored[partition]}`,
+    );
+  }
+}
