@@ -5,18 +5,22 @@
  *
  * @module
  */
-import {
-  BatchError,
-  type Cursor,
-  type Message,
-  PipelineError,
-  type Reject,
-  type SinkBatch,
-} from "../../mod.ts";
-import type { Column, Target } from "./catalog.ts";
+import { BatchError, type Cursor, PipelineError, type Reject, type SinkBatch } from "../../mod.ts";
+import type { Target } from "./catalog.ts";
 import { isBrokenConnection, isRecordError, sqlState, statementFailure } from "./classify.ts";
 import type { Database, Session } from "./database.ts";
 import { letterUpdates } from "./dead_letters.ts";
+import {
+  arrayLiterals,
+  copyText,
+  type EncodedTarget,
+  encodeRecords,
+  fieldsOf,
+  type Group,
+  groupByShape,
+  newestPerKey,
+  recordError,
+} from "./encode.ts";
 import {
   BEGIN,
   COMMIT,
@@ -157,15 +161,6 @@ export async function writeBatch(
   }
 }
 
-/** One record ready for one target: the columns it has, and its value for each. */
-interface Row {
-  columns: string[];
-  fields: Record<string, unknown>;
-}
-
-/** For each target, the batch's records as rows of its table, by index in the batch. */
-type EncodedRecords = Array<{ target: Target; rows: Row[] }>;
-
 /** A statement writing records failed; says on which table. */
 class RecordsFailed extends Error {
   constructor(readonly target: Target, override readonly cause: unknown) {
@@ -175,107 +170,16 @@ class RecordsFailed extends Error {
 
 const unwrap = (error: unknown): unknown => error instanceof RecordsFailed ? error.cause : error;
 
-/**
- * A field's value as a bulk parameter sends it. JSON columns get JSON text; a list or object
- * for any other column goes as JSON text too, so that PostgreSQL refuses it by name rather than
- * the driver mangling it into an array literal.
- */
-function parameterValue(value: unknown, column: Column): unknown {
-  if (value === null || value === undefined) return null;
-  if (column.json) return JSON.stringify(value);
-  if (typeof value === "bigint") return String(value);
-  if (typeof value === "object" && !(value instanceof Date)) return JSON.stringify(value);
-  return value;
-}
-
-/**
- * Picks each record's fields that are columns of each target and converts them for sending.
- * Records that cannot be written anywhere are named in a `BatchError` before anything is sent.
- */
-function encodeRecords(messages: Message[], targets: Target[]): EncodedRecords | BatchError {
-  const failures = new BatchError("Some records cannot be written to PostgreSQL.");
-  const encoded = targets.map((target) => ({
-    target,
-    columns: [...target.columns],
-    rows: [] as Row[],
-  }));
-  // Plain loops: this runs for every record of every batch, and is most of the sink's own time.
-  messages.forEach(({ value }, index) => {
-    for (const { target, columns: known, rows } of encoded) {
-      const table = target.write.table;
-      if (typeof value !== "object" || value === null || Array.isArray(value)) {
-        failures.failed(index, recordError(`A record for ${table} must be an object of columns.`));
-        return;
-      }
-      const record = value as Record<string, unknown>;
-      const columns: string[] = [];
-      const fields: Record<string, unknown> = {};
-      for (const [column, type] of known) {
-        if (!Object.hasOwn(record, column)) continue;
-        const field = record[column];
-        // The driver would send a lone surrogate as U+FFFD: stored altered, with no error.
-        if (!type.json && typeof field === "string" && !field.isWellFormed()) {
-          failures.failed(
-            index,
-            recordError(
-              `Column ${column} of ${table}: the text has a lone surrogate, not valid Unicode; ` +
-                "PostgreSQL would store it altered.",
-            ),
-          );
-          return;
-        }
-        try {
-          fields[column] = parameterValue(field, type);
-        } catch (error) {
-          failures.failed(index, recordError(`The record cannot be encoded as JSON: ${error}`));
-          return;
-        }
-        columns.push(column);
-      }
-      if (columns.length === 0) {
-        failures.failed(index, recordError(`The record has none of the columns of ${table}.`));
-        return;
-      }
-      rows[index] = { columns, fields };
-    }
-  });
-  return failures.failures.size > 0 ? failures : encoded;
-}
-
 /** PostgreSQL's code for a unique violation: a key that is stored already. */
 const UNIQUE_VIOLATION = "23505";
-
-/**
- * A value in COPY's text format. Text reaches here well-formed: `encodeRecords` refuses a lone
- * surrogate, and JSON text escapes it.
- */
-function copyField(value: unknown): string {
-  if (value === null || value === undefined) return "\\N";
-  if (typeof value === "boolean") return value ? "t" : "f";
-  if (value instanceof Date) return value.toISOString();
-  return String(value).replace(/[\\\n\r\t]/g, (special) => COPY_ESCAPES[special]);
-}
-
-const COPY_ESCAPES: Record<string, string> = {
-  "\\": "\\\\",
-  "\n": "\\n",
-  "\r": "\\r",
-  "\t": "\\t",
-};
-
-/** The rows in COPY's text format: a line per row, tab-separated fields. */
-function copyRows(rows: Row[], columns: string[]): string {
-  return rows.map((row) => columns.map((column) => copyField(row.fields[column])).join("\t"))
-    .join("\n") + "\n";
-}
 
 /** Writes a batch's records, or some of them, inside the transaction of `client`. */
 class RecordWriter {
   readonly #client: Session;
-  readonly #encoded: EncodedRecords;
+  readonly #encoded: EncodedTarget[];
   readonly #signal: AbortSignal;
 
-  constructor(client: Session, encoded: EncodedRecords, signal: AbortSignal) {
+  constructor(client: Session, encoded: EncodedTarget[], signal: AbortSignal) {
     this.#client = client;
     this.#encoded = encoded;
     this.#signal = signal;
@@ -283,20 +187,18 @@ class RecordWriter {
 
   /** Writes the records at `indices` to every target: one statement per set of columns. */
   async write(indices: number[]): Promise<void> {
-    for (const { target, rows } of this.#encoded) {
-      // Records usually share their columns: then this is one statement for the whole batch.
-      const shapes = Map.groupBy(indices.map((index) => rows[index]), (row) => row.columns.join());
-      for (const group of shapes.values()) {
+    for (const encoded of this.#encoded) {
+      const { target, names, columns } = encoded;
+      for (const group of groupByShape(encoded, indices)) {
         this.#signal.throwIfAborted();
-        const { columns } = group[0];
         try {
-          if (target.write.mode === "insert" && await this.#copy(target, columns, group)) continue;
+          if (target.write.mode === "insert" && await this.#copy(encoded, group)) continue;
           const statement = writeRecords(
             target.write,
-            columns.map((name) => ({ name, base: target.columns.get(name)!.base })),
+            group.columns.map((c) => ({ name: names[c], base: columns[c].base })),
           );
-          const values = columns.map((name) => group.map((row) => row.fields[name]));
-          await this.#client.query(statement.text, values);
+          const rows = target.write.mode === "upsert" ? newestPerKey(encoded, group) : group.rows;
+          await this.#client.query(statement.text, arrayLiterals(rows, group.columns));
         } catch (error) {
           throw new RecordsFailed(target, error);
         }
@@ -310,11 +212,12 @@ class RecordWriter {
    * stored already, so a replayed record rolls it back, and false sends the rows through the
    * INSERT … ON CONFLICT DO NOTHING instead.
    */
-  async #copy(target: Target, columns: string[], rows: Row[]): Promise<boolean> {
-    const text = copyRows(rows, columns);
+  async #copy({ target, names }: EncodedTarget, group: Group): Promise<boolean> {
+    const text = copyText(group.rows, group.columns);
+    const into = copyInto(target.write.table, group.columns.map((c) => names[c]));
     await this.#client.query(SAVEPOINT_COPY.text);
     try {
-      await this.#client.copyFrom(copyInto(target.write.table, columns).text, text);
+      await this.#client.copyFrom(into.text, text);
     } catch (error) {
       await this.#client.query(ROLLBACK_TO_SAVEPOINT_COPY.text);
       await this.#client.query(RELEASE_SAVEPOINT_COPY.text);
@@ -374,8 +277,8 @@ class RecordWriter {
     const table = target.write.table;
     let column = details.column;
     if (column === undefined && details.constraint === undefined) {
-      const { rows } = this.#encoded.find((entry) => entry.target === target)!;
-      column = await this.#failingColumn(table, rows[index]);
+      const encoded = this.#encoded.find((entry) => entry.target === target)!;
+      column = await this.#failingColumn(table, fieldsOf(encoded, index));
     }
     const where = column !== undefined
       ? `column ${column} (${target.columns.get(column)?.type}) of ${table}`
@@ -385,12 +288,15 @@ class RecordWriter {
     return recordError(`Rejected by ${where}: ${details.message}.`, cause);
   }
 
-  async #failingColumn(table: string, row: Row): Promise<string | undefined> {
-    for (const column of row.columns) {
+  async #failingColumn(
+    table: string,
+    fields: Array<[string, unknown]>,
+  ): Promise<string | undefined> {
+    for (const [column, value] of fields) {
       await this.#client.query(SAVEPOINT.text);
       try {
         await this.#client.query(convertRecord(table).text, [
-          JSON.stringify({ [column]: row.fields[column] }),
+          JSON.stringify({ [column]: value }),
         ]);
         await this.#client.query(RELEASE_SAVEPOINT.text);
       } catch (error) {
@@ -402,13 +308,6 @@ class RecordWriter {
     }
     return undefined;
   }
-}
-
-function recordError(message: string, cause?: unknown): PipelineError {
-  return new PipelineError(message, {
-    hint: "Fix the record, or the table, and replay it from pipeline.dead_letters.",
-    cause,
-  });
 }
 
 /** PostgreSQL text cannot hold NUL, nor JSON unpaired surrogates: replace them. */
