@@ -5,8 +5,9 @@
  * rows (the ceiling), the naive per-message loader (`naive_loader.ts`), a loader in the seed's
  * style (`seed_style_loader.ts`), and the peer users would run instead, Kafka Connect with
  * Debezium's JDBC sink (`kafka_connect.ts`). Also records the run's peak memory, at a tenth of
- * the backlog and at all of it, and times `pipeline batch load-clickhouse` over the same backlog
- * into a new ClickHouse warehouse, beside PostgreSQL's load of the same run.
+ * the backlog and at all of it, and every other loader's (each runs as a process of its own),
+ * and times `pipeline batch load-clickhouse` over the same backlog into a new ClickHouse
+ * warehouse, beside PostgreSQL's load of the same run.
  *
  * @module
  */
@@ -18,9 +19,7 @@ import { scratchDatabase } from "../plugins/sink-postgres/testing.ts";
 import { type Backlog, publishBacklog } from "../tests/support/backlog.ts";
 import { SNAPSHOT_COLUMNS } from "../tests/warehouse/support.ts";
 import { kafkaConnectNote, kafkaConnectOnce, publishSchemaCopy } from "./kafka_connect.ts";
-import type { HandLoadOptions } from "./hand_loader.ts";
-import { naiveLoad } from "./naive_loader.ts";
-import { seedStyleLoad } from "./seed_style_loader.ts";
+import { type HandLoaderKind, type HandLoaderRun, runHandLoader } from "./hand_loader_main.ts";
 import { type MeasuredRun, runPipeline } from "./process.ts";
 import { type Bench, type BenchContext, type Figure, median } from "./report.ts";
 
@@ -76,9 +75,12 @@ export const catchUp: Bench = async (context) => {
 
   const pipelineRate: number[] = [];
   const clickhouseRate: number[] = [];
+  const clickhousePeak: number[] = [];
   const copyRate: number[] = [];
   const naiveRate: number[] = [];
+  const naivePeak: number[] = [];
   const seedRate: number[] = [];
+  const seedPeak: number[] = [];
   const connectRate: number[] = [];
   const connectPeak: number[] = [];
   const peakFull: number[] = [];
@@ -97,7 +99,12 @@ export const catchUp: Bench = async (context) => {
       await load.dispose();
       const clickhouse = await loadClickhouseOnce(context, topic, backlog);
       clickhouseRate.push(backlog.messages / (clickhouse.wallMs / 1000));
-      context.log(`run ${run}: load-clickhouse ${Math.round(clickhouse.wallMs)} ms`);
+      clickhousePeak.push(clickhouse.peakRssMb);
+      context.log(
+        `run ${run}: load-clickhouse ${Math.round(clickhouse.wallMs)} ms, peak ${
+          clickhouse.peakRssMb.toFixed(0)
+        } MB`,
+      );
       const connect = await kafkaConnectOnce({
         brokers,
         topic: schemaTopic,
@@ -113,13 +120,18 @@ export const catchUp: Bench = async (context) => {
         } MB`,
       );
 
-      naiveRate.push(
-        size.naiveMessages /
-          (await handLoaderOnce(context, topic, size.naiveMessages, naiveLoad) / 1000),
-      );
-      seedRate.push(
-        size.seedMessages /
-          (await handLoaderOnce(context, topic, size.seedMessages, seedStyleLoad) / 1000),
+      const naive = await handLoaderOnce(context, topic, size.naiveMessages, "naive");
+      naiveRate.push(size.naiveMessages / (naive.ms / 1000));
+      naivePeak.push(naive.run.peakRssMb);
+      const seed = await handLoaderOnce(context, topic, size.seedMessages, "seed-style");
+      seedRate.push(size.seedMessages / (seed.ms / 1000));
+      seedPeak.push(seed.run.peakRssMb);
+      context.log(
+        `run ${run}: naive loader ${Math.round(naive.run.wallMs)} ms spawn to exit, peak ${
+          naive.run.peakRssMb.toFixed(0)
+        } MB; seed-style ${Math.round(seed.run.wallMs)} ms, peak ${
+          seed.run.peakRssMb.toFixed(0)
+        } MB`,
       );
       const tenth = await loadOnce(context, smallerTopic, smaller);
       peakSmaller.push(tenth.run.peakRssMb);
@@ -196,6 +208,21 @@ export const catchUp: Bench = async (context) => {
       unit: "MB",
       samples: connectPeak,
     },
+    {
+      name: `peak RSS, naive loader, ${count(size.naiveMessages)} msgs`,
+      unit: "MB",
+      samples: naivePeak,
+    },
+    {
+      name: `peak RSS, seed-style loader, ${count(size.seedMessages)} msgs`,
+      unit: "MB",
+      samples: seedPeak,
+    },
+    {
+      name: `peak RSS, load-clickhouse, ${count(backlog.messages)} msgs`,
+      unit: "MB",
+      samples: clickhousePeak,
+    },
   ];
   return {
     title: `Catch-up: a backlog of ${count(backlog.messages)} messages, and memory`,
@@ -241,15 +268,20 @@ export const catchUp: Bench = async (context) => {
       "ClickHouse: `deno task pipeline batch load-clickhouse --load-only` over the same topic " +
       "(a new group) into a new warehouse (its own database prefix) on the ClickHouse 18.16 " +
       "server: migrations, consume, validate, enrich, insert raw + mart, then positions; timed " +
-      "from spawn to exit, and compared with PostgreSQL's load of the same run.",
+      "from spawn to exit, and compared with PostgreSQL's load of the same run; peak RSS is the " +
+      "kernel's VmHWM of that process.",
       `Naive: one INSERT into raw and one upsert into mart per message, COMMIT every 100, ` +
       `kafkajs eachMessage; its rate is per message, so it is measured on the first ` +
       `${count(size.naiveMessages)} messages of the same topic, into a new migrated database.`,
       "Seed-style (our own, in the seed project's style, not its code): kafkajs eachBatch, " +
       "each message validated and enriched, then raw and mart written with multi-row INSERTs " +
       "of 100 rows (mart deduplicated per page), one COMMIT per fetched batch, the group's " +
-      `offset after it; measured on the first ${count(size.seedMessages)} messages, in the ` +
-      "bench's own process (no peak RSS of its own).",
+      `offset after it; measured on the first ${count(size.seedMessages)} messages.`,
+      "Both hand-written loaders run as a process of their own (`bench/hand_loader_main.ts`, " +
+      "started with `deno run`, like the pipeline): their rates are messages ÷ the loader's own " +
+      "time from its first message to its last commit, which it prints on exit, so process " +
+      "start-up, connecting and joining the group stay out of them as before; their peak RSS " +
+      "is the kernel's VmHWM of that process, sampled from spawn to exit like the pipeline's.",
       `${kafkaConnectNote()} The copy took ${(copyMs / 1000).toFixed(0)} s.`,
     ],
   };
@@ -340,31 +372,31 @@ async function copyOnce(url: string, csv: string): Promise<number> {
 }
 
 /**
- * The time a hand-written loader takes for the first `limit` messages of `topic`, into a new
- * migrated database; checks that it stored them all.
+ * One run of a hand-written loader, in a process of its own, over the first `limit` messages of
+ * `topic` into a new migrated database; checks that it stored them all.
  */
 async function handLoaderOnce(
   context: BenchContext,
   topic: string,
   limit: number,
-  load: (options: HandLoadOptions) => Promise<number>,
-): Promise<number> {
+  loader: HandLoaderKind,
+): Promise<HandLoaderRun> {
   await using database = await scratchDatabase(context.env.DATABASE_URL);
   await runPipeline(["migrate", "load", "--config", LOAD_CONFIG], {
     KAFKA_BROKERS: context.env.KAFKA_BROKERS,
     DATABASE_URL: database.url,
     LOAD_TOPIC: topic,
   });
-  const ms = await load({
+  const loaded = await runHandLoader({
+    loader,
     brokers: context.env.KAFKA_BROKERS,
     topic,
-    groupId: uniqueName("bench_hand_loader"),
     databaseUrl: database.url,
     limit,
   });
   const [raw] = await queryCounts(database.url);
-  if (raw !== limit) throw new Error(`The loader left ${raw} raw rows, not ${limit}.`);
-  return ms;
+  if (raw !== limit) throw new Error(`The ${loader} loader left ${raw} raw rows, not ${limit}.`);
+  return loaded;
 }
 
 async function queryCounts(url: string): Promise<[number, number]> {

@@ -21,7 +21,8 @@ const SIZES = { full: { cycles: 100 }, small: { cycles: 5 } };
 /** Cycles left out at the start of each run: the consumer is still joining its group. */
 const WARM_UP_CYCLES = 2;
 const POLL_MS = 10;
-const TARGET_P99_MS = 1_000;
+/** Issue 15's target, far below the design's 5-minute micro-batch. */
+const TARGET_P99_MS = 100;
 
 /**
  * The freshness benchmark.
