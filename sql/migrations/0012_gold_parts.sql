@@ -364,9 +364,9 @@ LANGUAGE sql STABLE AS $$
   GROUP BY 1, 2, 3
 $$;
 
--- The ranking of 0011, with the same signature, arguments, rows and pruning. With `at`, or
--- without a max_gap or a window_length (NULL: no cap, no window), it is 0011's computation from
--- raw, unchanged. Live, it is made of parts:
+-- The live ranking of mart.compute_station_ranking, with a max_gap and a window_length, made of
+-- parts, under the caller's lock. Writes the computation as `computed` and returns the number
+-- of rows written, or NULL when raw is empty.
 --
 -- 1. It takes the ranking queue as the refreshes take theirs (0003), before it reads the
 --    window's end: it waits for a load still writing a queued instant, then sees its rows.
@@ -388,11 +388,10 @@ $$;
 --
 -- jit = off for the reasons given in 0009: what the live ranking reads is bounded by a batch;
 -- work_mem as for the daily refresh, and so that an hour recomputed whole is sorted in memory.
-CREATE OR REPLACE FUNCTION mart.compute_station_ranking(
-  window_length interval DEFAULT '24 hours',
-  max_gap interval DEFAULT '15 minutes',
-  keep integer DEFAULT 1,
-  at timestamptz DEFAULT NULL
+CREATE FUNCTION mart_state.rank_from_parts(
+  window_length interval,
+  max_gap interval,
+  computed timestamptz
 )
 RETURNS integer
 LANGUAGE plpgsql
@@ -400,10 +399,6 @@ SET jit = off
 SET work_mem = '32MB'
 AS $$
 DECLARE
-  -- clock_timestamp(), not now(): two computations in one transaction stay distinct.
-  computed timestamptz := clock_timestamp();
-  asked_for timestamptz := compute_station_ranking.at;
-  from_parts boolean := asked_for IS NULL AND max_gap IS NOT NULL AND window_length IS NOT NULL;
   -- How far past a snapshot the next one matters. A part counts a station's last snapshot as
   -- lasting max_gap, this much more than the least(0, max_gap) it lasts.
   reach interval := greatest(max_gap, interval '0');
@@ -420,31 +415,216 @@ DECLARE
   touched timestamptz[];
   written integer;
 BEGIN
+  -- As mart.take_refresh_queue: locked in key order first, then deleted, each in its own
+  -- statement, so that the next statements see the rows of any load this one waited for.
+  PERFORM FROM mart_state.ranking_queue ORDER BY collected_at FOR UPDATE;
+  WITH deleted AS (DELETE FROM mart_state.ranking_queue RETURNING collected_at)
+  SELECT array_agg(collected_at) INTO taken FROM deleted;
+  SELECT max(collected_at) INTO ends_at FROM raw.station_snapshots;
+  IF ends_at IS NULL THEN
+    RETURN NULL;
+  END IF;
+  -- Elapsed time, as in 0011.
+  starts_at := ends_at - extract(epoch FROM window_length) * interval '1 second';
+  first_hour := date_bin('1 hour', starts_at, timestamptz '2000-01-01 00:00:00+00');
+  last_hour := date_bin('1 hour', ends_at, timestamptz '2000-01-01 00:00:00+00');
+  SELECT * INTO scope FROM mart_state.station_ranking_parts_scope;
+  IF scope.max_gap IS DISTINCT FROM max_gap THEN
+    DELETE FROM mart_state.station_ranking_parts;
+    SELECT array_agg(h) INTO touched
+    FROM generate_series(first_hour, last_hour, interval '1 hour') AS h;
+  ELSE
+    -- Hours recomputed whole: those without parts yet, and those a late row changed.
+    SELECT array_agg(DISTINCT h) INTO touched
+    FROM (
+      SELECT generate_series(first_hour, scope.first_hour - interval '1 hour',
+        interval '1 hour')
+      UNION ALL
+      SELECT generate_series(
+        date_bin('1 hour', c - reach, timestamptz '2000-01-01 00:00:00+00'),
+        date_bin('1 hour', c, timestamptz '2000-01-01 00:00:00+00'),
+        interval '1 hour')
+      FROM unnest(taken) AS c
+      WHERE c <= scope.seen_until
+    ) AS candidates (h)
+    WHERE h >= first_hour AND h <= last_hour;
+  END IF;
+  DELETE FROM mart_state.station_ranking_parts
+  WHERE hour_start < first_hour OR hour_start = ANY (touched);
+
+  -- The other hours' parts are raw's as it was up to seen_until (a row collected by then and
+  -- loaded since is late, and its hours are in touched). Rows collected after it add to them:
+  -- each such row, and the change they make to how long the rows up to max_gap before
+  -- seen_until last. Both come from those rows of raw alone, how long a row lasted before
+  -- from its next snapshot up to seen_until.
+  IF scope.max_gap = max_gap AND ends_at > scope.seen_until THEN
+    INSERT INTO mart_state.station_ranking_parts AS p
+    SELECT d.system_id, d.station_code, d.hour_start,
+      (count(*) FILTER (WHERE d.added))::int,
+      coalesce(sum(d.bikes_available) FILTER (WHERE d.added), 0),
+      sum(d.occupancy_rate) FILTER (WHERE d.added),
+      (count(d.occupancy_rate) FILTER (WHERE d.added))::int,
+      coalesce(sum(d.lasted) FILTER (WHERE d.docks_available = 0), interval '0')
+        - coalesce(sum(d.lasted_before) FILTER (WHERE d.docks_available = 0), interval '0'),
+      coalesce(sum(d.lasted) FILTER (WHERE d.bikes_available = 0), interval '0')
+        - coalesce(sum(d.lasted_before) FILTER (WHERE d.bikes_available = 0), interval '0'),
+      max(d.collected_at)
+    FROM (
+      SELECT n.*,
+        date_bin('1 hour', n.collected_at, timestamptz '2000-01-01 00:00:00+00') AS hour_start,
+        n.collected_at > scope.seen_until AS added,
+        least(coalesce(n.next_at - n.collected_at, max_gap), max_gap) AS lasted,
+        CASE WHEN n.collected_at <= scope.seen_until THEN
+          least(coalesce(
+            CASE WHEN n.next_at <= scope.seen_until THEN n.next_at END - n.collected_at,
+            max_gap), max_gap)
+        END AS lasted_before
+      FROM (
+        SELECT s.system_id, s.station_code, s.collected_at, s.bikes_available,
+          s.docks_available, s.occupancy_rate,
+          lead(s.collected_at)
+            OVER (PARTITION BY s.system_id, s.station_code ORDER BY s.collected_at) AS next_at
+        FROM raw.station_snapshots AS s
+        WHERE s.collected_at > scope.seen_until - reach AND s.collected_at >= first_hour
+          AND s.collected_at <= ends_at
+      ) AS n
+    ) AS d
+    WHERE NOT d.hour_start = ANY (coalesce(touched, '{}'))
+    GROUP BY d.system_id, d.station_code, d.hour_start
+    ON CONFLICT (hour_start, system_id, station_code) DO UPDATE SET
+      snapshot_count = p.snapshot_count + excluded.snapshot_count,
+      sum_bikes = p.sum_bikes + excluded.sum_bikes,
+      sum_occupancy_rate = coalesce(p.sum_occupancy_rate + excluded.sum_occupancy_rate,
+        p.sum_occupancy_rate, excluded.sum_occupancy_rate),
+      occupancy_count = p.occupancy_count + excluded.occupancy_count,
+      time_saturated = p.time_saturated + excluded.time_saturated,
+      time_empty = p.time_empty + excluded.time_empty,
+      last_collected_at = greatest(p.last_collected_at, excluded.last_collected_at);
+  END IF;
+
+  INSERT INTO mart_state.station_ranking_parts
+  SELECT p.*
+  FROM unnest(touched) AS h (hour_start)
+  CROSS JOIN LATERAL mart_state.station_ranking_parts_of(
+    h.hour_start, h.hour_start + interval '1 hour', ends_at, max_gap) AS p;
+  INSERT INTO mart_state.station_ranking_parts_scope (max_gap, first_hour, seen_until)
+  VALUES (max_gap, first_hour, ends_at)
+  ON CONFLICT (one_row) DO UPDATE
+  SET max_gap = excluded.max_gap, first_hour = excluded.first_hour,
+    seen_until = excluded.seen_until;
+
+  IF starts_at - first_hour < first_hour + interval '1 hour' - starts_at THEN
+    parts_from := first_hour;
+    edge_start := first_hour;
+    edge_end := starts_at;
+    edge_sign := -1;
+  ELSE
+    parts_from := first_hour + interval '1 hour';
+    edge_start := starts_at;
+    edge_end := first_hour + interval '1 hour';
+    edge_sign := 1;
+  END IF;
+
+  INSERT INTO mart.station_ranking (
+    computed_at, computed_for, window_start, window_end, system_id, station_code,
+    station_name, snapshot_count, avg_occupancy_rate, avg_bikes, minutes_saturated,
+    minutes_empty, rank_saturation, rank_empty)
+  WITH pieces AS (
+    SELECT p.*, 1 AS sign
+    FROM mart_state.station_ranking_parts AS p
+    WHERE p.hour_start >= parts_from AND p.hour_start <= last_hour
+    UNION ALL
+    SELECT e.*, edge_sign
+    FROM mart_state.station_ranking_parts_of(edge_start, edge_end, ends_at, max_gap) AS e
+  ), per_station AS (
+    SELECT system_id, station_code,
+      sum(sign * snapshot_count) AS snapshot_count,
+      sum(sign * sum_bikes) AS sum_bikes,
+      sum(sign * sum_occupancy_rate) AS sum_occupancy_rate,
+      sum(sign * occupancy_count) AS occupancy_count,
+      sum(CASE WHEN sign > 0 THEN time_saturated ELSE -time_saturated END) AS time_saturated,
+      sum(CASE WHEN sign > 0 THEN time_empty ELSE -time_empty END) AS time_empty,
+      -- The station's last snapshot in the window is the latest of the pieces added: one
+      -- subtracted holds snapshots before the window only.
+      max(last_collected_at) FILTER (WHERE sign > 0) AS last_collected_at
+    FROM pieces
+    GROUP BY system_id, station_code
+  ), measured AS (
+    SELECT p.system_id, p.station_code, l.station_name, p.snapshot_count,
+      -- numeric_div(sum, count), as avg() (see the top of this file).
+      round(p.sum_occupancy_rate / nullif(p.occupancy_count, 0), 4) AS avg_occupancy_rate,
+      round(p.sum_bikes / p.snapshot_count, 2) AS avg_bikes,
+      round(extract(epoch FROM p.time_saturated
+        - CASE WHEN l.docks_available = 0 THEN reach ELSE interval '0' END) / 60, 2)
+        AS minutes_saturated,
+      round(extract(epoch FROM p.time_empty
+        - CASE WHEN l.bikes_available = 0 THEN reach ELSE interval '0' END) / 60, 2)
+        AS minutes_empty
+    FROM per_station AS p
+    -- Looked up by its key, as the daily refresh looks up a day's latest snapshot.
+    CROSS JOIN LATERAL (
+      SELECT s.station_name, s.docks_available, s.bikes_available
+      FROM raw.station_snapshots AS s
+      WHERE s.system_id = p.system_id AND s.station_code = p.station_code
+        AND s.collected_at = p.last_collected_at
+      LIMIT 1
+    ) AS l
+    WHERE p.snapshot_count > 0
+  )
+  SELECT computed, NULL::timestamptz, starts_at, ends_at, m.system_id, m.station_code,
+    m.station_name, m.snapshot_count, m.avg_occupancy_rate, m.avg_bikes,
+    m.minutes_saturated, m.minutes_empty,
+    rank() OVER (PARTITION BY m.system_id ORDER BY m.minutes_saturated DESC),
+    rank() OVER (PARTITION BY m.system_id ORDER BY m.minutes_empty DESC)
+  FROM measured AS m;
+  GET DIAGNOSTICS written = ROW_COUNT;
+  RETURN written;
+END
+$$;
+
+-- The ranking of 0011, with the same signature, arguments, rows and pruning. With `at`, or
+-- without a max_gap or a window_length (NULL: no cap, no window), it is 0011's computation from
+-- raw, unchanged, settings included (the server's JIT: jit = off is for what a batch bounds).
+-- Live, it is mart_state.rank_from_parts, made of parts.
+CREATE OR REPLACE FUNCTION mart.compute_station_ranking(
+  window_length interval DEFAULT '24 hours',
+  max_gap interval DEFAULT '15 minutes',
+  keep integer DEFAULT 1,
+  at timestamptz DEFAULT NULL
+)
+RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+  -- clock_timestamp(), not now(): two computations in one transaction stay distinct.
+  computed timestamptz := clock_timestamp();
+  asked_for timestamptz := compute_station_ranking.at;
+  ends_at timestamptz;
+  starts_at timestamptz;
+  written integer;
+BEGIN
   IF keep IS NULL OR keep < 1 THEN
     RAISE EXCEPTION 'keep must be at least 1, got %', keep;
   END IF;
   PERFORM pg_advisory_xact_lock(hashtext('mart.compute_station_ranking'));
-  IF from_parts THEN
-    -- As mart.take_refresh_queue: locked in key order first, then deleted, each in its own
-    -- statement, so that the next statements see the rows of any load this one waited for.
-    PERFORM FROM mart_state.ranking_queue ORDER BY collected_at FOR UPDATE;
-    WITH deleted AS (DELETE FROM mart_state.ranking_queue RETURNING collected_at)
-    SELECT array_agg(collected_at) INTO taken FROM deleted;
-  END IF;
-  IF asked_for IS NULL THEN
-    SELECT max(collected_at) INTO ends_at FROM raw.station_snapshots;
-    IF ends_at IS NULL THEN
+  IF asked_for IS NULL AND max_gap IS NOT NULL AND window_length IS NOT NULL THEN
+    written := mart_state.rank_from_parts(window_length, max_gap, computed);
+    IF written IS NULL THEN
       RETURN 0;
     END IF;
   ELSE
-    ends_at := asked_for;
-    DELETE FROM mart.station_ranking WHERE computed_for = asked_for;
-  END IF;
-  -- Elapsed time ('1 day' = 24 hours): subtracting a day-interval from a timestamptz would
-  -- follow the session's TimeZone across a DST change.
-  starts_at := ends_at - extract(epoch FROM window_length) * interval '1 second';
+    IF asked_for IS NULL THEN
+      SELECT max(collected_at) INTO ends_at FROM raw.station_snapshots;
+      IF ends_at IS NULL THEN
+        RETURN 0;
+      END IF;
+    ELSE
+      ends_at := asked_for;
+      DELETE FROM mart.station_ranking WHERE computed_for = asked_for;
+    END IF;
+    -- Elapsed time ('1 day' = 24 hours): subtracting a day-interval from a timestamptz would
+    -- follow the session's TimeZone across a DST change.
+    starts_at := ends_at - extract(epoch FROM window_length) * interval '1 second';
 
-  IF NOT from_parts THEN
     INSERT INTO mart.station_ranking (
       computed_at, computed_for, window_start, window_end, system_id, station_code,
       station_name, snapshot_count, avg_occupancy_rate, avg_bikes, minutes_saturated,
@@ -481,159 +661,6 @@ BEGIN
       rank() OVER (PARTITION BY p.system_id ORDER BY p.minutes_saturated DESC),
       rank() OVER (PARTITION BY p.system_id ORDER BY p.minutes_empty DESC)
     FROM per_station AS p;
-    GET DIAGNOSTICS written = ROW_COUNT;
-  ELSE
-    first_hour := date_bin('1 hour', starts_at, timestamptz '2000-01-01 00:00:00+00');
-    last_hour := date_bin('1 hour', ends_at, timestamptz '2000-01-01 00:00:00+00');
-    SELECT * INTO scope FROM mart_state.station_ranking_parts_scope;
-    IF scope.max_gap IS DISTINCT FROM max_gap THEN
-      DELETE FROM mart_state.station_ranking_parts;
-      SELECT array_agg(h) INTO touched
-      FROM generate_series(first_hour, last_hour, interval '1 hour') AS h;
-    ELSE
-      -- Hours recomputed whole: those without parts yet, and those a late row changed.
-      SELECT array_agg(DISTINCT h) INTO touched
-      FROM (
-        SELECT generate_series(first_hour, scope.first_hour - interval '1 hour',
-          interval '1 hour')
-        UNION ALL
-        SELECT generate_series(
-          date_bin('1 hour', c - reach, timestamptz '2000-01-01 00:00:00+00'),
-          date_bin('1 hour', c, timestamptz '2000-01-01 00:00:00+00'),
-          interval '1 hour')
-        FROM unnest(taken) AS c
-        WHERE c <= scope.seen_until
-      ) AS candidates (h)
-      WHERE h >= first_hour AND h <= last_hour;
-    END IF;
-    DELETE FROM mart_state.station_ranking_parts
-    WHERE hour_start < first_hour OR hour_start = ANY (touched);
-
-    -- The other hours' parts are raw's as it was up to seen_until (a row collected by then and
-    -- loaded since is late, and its hours are in touched). Rows collected after it add to them:
-    -- each such row, and the change they make to how long the rows up to max_gap before
-    -- seen_until last. Both come from those rows of raw alone, how long a row lasted before
-    -- from its next snapshot up to seen_until.
-    IF scope.max_gap = max_gap AND ends_at > scope.seen_until THEN
-      INSERT INTO mart_state.station_ranking_parts AS p
-      SELECT d.system_id, d.station_code, d.hour_start,
-        (count(*) FILTER (WHERE d.added))::int,
-        coalesce(sum(d.bikes_available) FILTER (WHERE d.added), 0),
-        sum(d.occupancy_rate) FILTER (WHERE d.added),
-        (count(d.occupancy_rate) FILTER (WHERE d.added))::int,
-        coalesce(sum(d.lasted) FILTER (WHERE d.docks_available = 0), interval '0')
-          - coalesce(sum(d.lasted_before) FILTER (WHERE d.docks_available = 0), interval '0'),
-        coalesce(sum(d.lasted) FILTER (WHERE d.bikes_available = 0), interval '0')
-          - coalesce(sum(d.lasted_before) FILTER (WHERE d.bikes_available = 0), interval '0'),
-        max(d.collected_at)
-      FROM (
-        SELECT n.*,
-          date_bin('1 hour', n.collected_at, timestamptz '2000-01-01 00:00:00+00') AS hour_start,
-          n.collected_at > scope.seen_until AS added,
-          least(coalesce(n.next_at - n.collected_at, max_gap), max_gap) AS lasted,
-          CASE WHEN n.collected_at <= scope.seen_until THEN
-            least(coalesce(
-              CASE WHEN n.next_at <= scope.seen_until THEN n.next_at END - n.collected_at,
-              max_gap), max_gap)
-          END AS lasted_before
-        FROM (
-          SELECT s.system_id, s.station_code, s.collected_at, s.bikes_available,
-            s.docks_available, s.occupancy_rate,
-            lead(s.collected_at)
-              OVER (PARTITION BY s.system_id, s.station_code ORDER BY s.collected_at) AS next_at
-          FROM raw.station_snapshots AS s
-          WHERE s.collected_at > scope.seen_until - reach AND s.collected_at >= first_hour
-            AND s.collected_at <= ends_at
-        ) AS n
-      ) AS d
-      WHERE NOT d.hour_start = ANY (coalesce(touched, '{}'))
-      GROUP BY d.system_id, d.station_code, d.hour_start
-      ON CONFLICT (hour_start, system_id, station_code) DO UPDATE SET
-        snapshot_count = p.snapshot_count + excluded.snapshot_count,
-        sum_bikes = p.sum_bikes + excluded.sum_bikes,
-        sum_occupancy_rate = coalesce(p.sum_occupancy_rate + excluded.sum_occupancy_rate,
-          p.sum_occupancy_rate, excluded.sum_occupancy_rate),
-        occupancy_count = p.occupancy_count + excluded.occupancy_count,
-        time_saturated = p.time_saturated + excluded.time_saturated,
-        time_empty = p.time_empty + excluded.time_empty,
-        last_collected_at = greatest(p.last_collected_at, excluded.last_collected_at);
-    END IF;
-
-    INSERT INTO mart_state.station_ranking_parts
-    SELECT p.*
-    FROM unnest(touched) AS h (hour_start)
-    CROSS JOIN LATERAL mart_state.station_ranking_parts_of(
-      h.hour_start, h.hour_start + interval '1 hour', ends_at, max_gap) AS p;
-    INSERT INTO mart_state.station_ranking_parts_scope (max_gap, first_hour, seen_until)
-    VALUES (max_gap, first_hour, ends_at)
-    ON CONFLICT (one_row) DO UPDATE
-    SET max_gap = excluded.max_gap, first_hour = excluded.first_hour,
-      seen_until = excluded.seen_until;
-
-    IF starts_at - first_hour < first_hour + interval '1 hour' - starts_at THEN
-      parts_from := first_hour;
-      edge_start := first_hour;
-      edge_end := starts_at;
-      edge_sign := -1;
-    ELSE
-      parts_from := first_hour + interval '1 hour';
-      edge_start := starts_at;
-      edge_end := first_hour + interval '1 hour';
-      edge_sign := 1;
-    END IF;
-
-    INSERT INTO mart.station_ranking (
-      computed_at, computed_for, window_start, window_end, system_id, station_code,
-      station_name, snapshot_count, avg_occupancy_rate, avg_bikes, minutes_saturated,
-      minutes_empty, rank_saturation, rank_empty)
-    WITH pieces AS (
-      SELECT p.*, 1 AS sign
-      FROM mart_state.station_ranking_parts AS p
-      WHERE p.hour_start >= parts_from AND p.hour_start <= last_hour
-      UNION ALL
-      SELECT e.*, edge_sign
-      FROM mart_state.station_ranking_parts_of(edge_start, edge_end, ends_at, max_gap) AS e
-    ), per_station AS (
-      SELECT system_id, station_code,
-        sum(sign * snapshot_count) AS snapshot_count,
-        sum(sign * sum_bikes) AS sum_bikes,
-        sum(sign * sum_occupancy_rate) AS sum_occupancy_rate,
-        sum(sign * occupancy_count) AS occupancy_count,
-        sum(CASE WHEN sign > 0 THEN time_saturated ELSE -time_saturated END) AS time_saturated,
-        sum(CASE WHEN sign > 0 THEN time_empty ELSE -time_empty END) AS time_empty,
-        -- The station's last snapshot in the window is the latest of the pieces added: one
-        -- subtracted holds snapshots before the window only.
-        max(last_collected_at) FILTER (WHERE sign > 0) AS last_collected_at
-      FROM pieces
-      GROUP BY system_id, station_code
-    ), measured AS (
-      SELECT p.system_id, p.station_code, l.station_name, p.snapshot_count,
-        -- numeric_div(sum, count), as avg() (see the top of this file).
-        round(p.sum_occupancy_rate / nullif(p.occupancy_count, 0), 4) AS avg_occupancy_rate,
-        round(p.sum_bikes / p.snapshot_count, 2) AS avg_bikes,
-        round(extract(epoch FROM p.time_saturated
-          - CASE WHEN l.docks_available = 0 THEN reach ELSE interval '0' END) / 60, 2)
-          AS minutes_saturated,
-        round(extract(epoch FROM p.time_empty
-          - CASE WHEN l.bikes_available = 0 THEN reach ELSE interval '0' END) / 60, 2)
-          AS minutes_empty
-      FROM per_station AS p
-      -- Looked up by its key, as the daily refresh looks up a day's latest snapshot.
-      CROSS JOIN LATERAL (
-        SELECT s.station_name, s.docks_available, s.bikes_available
-        FROM raw.station_snapshots AS s
-        WHERE s.system_id = p.system_id AND s.station_code = p.station_code
-          AND s.collected_at = p.last_collected_at
-        LIMIT 1
-      ) AS l
-      WHERE p.snapshot_count > 0
-    )
-    SELECT computed, NULL::timestamptz, starts_at, ends_at, m.system_id, m.station_code,
-      m.station_name, m.snapshot_count, m.avg_occupancy_rate, m.avg_bikes,
-      m.minutes_saturated, m.minutes_empty,
-      rank() OVER (PARTITION BY m.system_id ORDER BY m.minutes_saturated DESC),
-      rank() OVER (PARTITION BY m.system_id ORDER BY m.minutes_empty DESC)
-    FROM measured AS m;
     GET DIAGNOSTICS written = ROW_COUNT;
   END IF;
 

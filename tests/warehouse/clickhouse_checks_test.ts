@@ -98,8 +98,10 @@ const crafted: Array<[string, () => ReturnType<typeof cleanWarehouse>]> = [
   }],
   ["duplicates", async () => {
     // The same key stored again with other values: FINAL would hide one of them.
-    const ch = await cleanWarehouse();
-    await ch.write(station(0, { station_name: "Synthetic renamed" })(cycle(1)).slice(0, 1));
+    // The same cycle both times: a second cycle(1) may fall in the next second, a cycle of its own.
+    const newest = cycle(1);
+    const ch = await cleanWarehouse(() => newest);
+    await ch.write(station(0, { station_name: "Synthetic renamed" })(newest).slice(0, 1));
     return ch;
   }],
   ["negative_counts", () => cleanWarehouse(station(3, { docks_available: -1 }))],
