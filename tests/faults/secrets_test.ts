@@ -85,11 +85,14 @@ type Canary = Awaited<ReturnType<typeof canaryWarehouse>>;
 /** A topic of the test's own with a few synthetic snapshots, and the env pointing at both. */
 async function pipelineEnv(canary: Canary): Promise<Record<string, string>> {
   const topic = await createTestTopic("secrets", 1);
+  // One cycle: snapshots stamped a millisecond apart would be cycles of their own, and the
+  // station_count check would fail the run.
+  const collectedAt = new Date().toISOString();
   await produce(
     topic,
     ["99001", "99002", "99003"].map((code) => ({
       key: code,
-      value: JSON.stringify(syntheticSnapshot({ station_code: code })),
+      value: JSON.stringify(syntheticSnapshot({ station_code: code, collected_at: collectedAt })),
     })),
   );
   return {
