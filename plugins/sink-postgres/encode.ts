@@ -22,22 +22,43 @@ export interface Row {
   values: unknown[];
 }
 
-/** A target with the batch's records as its rows, by index in the batch. */
-export interface EncodedTarget {
+/** What a target's rows are laid out by: the same for every batch. */
+interface Layout {
   /** The target. */
   target: Target;
   /** Its columns' names, in table order: what a row's values line up with. */
   names: string[];
   /** Its columns, in the same order. */
   columns: Column[];
-  /** The row of each record, by index in the batch. */
-  rows: Row[];
   /**
    * The columns whose values an earlier insert target of the batch converts to the same type,
    * when superseded records may be left out of this target's statement (see
    * {@linkcode newestPerKey}); else undefined.
    */
   checkedEarlier: Set<string> | undefined;
+}
+
+/** A target with the batch's records as its rows, by index in the batch. */
+export interface EncodedTarget extends Layout {
+  /** The row of each record, by index in the batch. */
+  rows: Row[];
+}
+
+/** The layouts of a sink's targets, worked out at its first batch rather than at every one. */
+const layouts = new WeakMap<Target[], Layout[]>();
+
+function layoutsOf(targets: Target[]): Layout[] {
+  let found = layouts.get(targets);
+  if (found === undefined) {
+    found = targets.map((target, position) => ({
+      target,
+      names: [...target.columns.keys()],
+      columns: [...target.columns.values()],
+      checkedEarlier: checkedEarlier(target, targets.slice(0, position)),
+    }));
+    layouts.set(targets, found);
+  }
+  return found;
 }
 
 /** Rows of one shape: the indexes of the target's columns they have, and the rows. */
@@ -103,13 +124,7 @@ export function encodeRecords(
   targets: Target[],
 ): EncodedTarget[] | BatchError {
   const failures = new BatchError("Some records cannot be written to PostgreSQL.");
-  const encoded = targets.map((target, position) => ({
-    target,
-    names: [...target.columns.keys()],
-    columns: [...target.columns.values()],
-    rows: [] as Row[],
-    checkedEarlier: checkedEarlier(target, targets.slice(0, position)),
-  }));
+  const encoded = layoutsOf(targets).map((layout) => ({ ...layout, rows: [] as Row[] }));
   for (let index = 0; index < messages.length; index++) {
     const value = messages[index].value;
     for (const { target, names, columns, rows } of encoded) {
@@ -157,9 +172,7 @@ function encodeRow(
       }
     }
     try {
-      values[c] = (typeof field === "string" || typeof field === "number") && !column.json
-        ? field
-        : parameterValue(field, column);
+      values[c] = parameterValue(field, column);
     } catch (error) {
       return recordError(`The record cannot be encoded as JSON: ${error}`);
     }
@@ -330,14 +343,13 @@ function checkedEarlier(target: Target, earlier: Target[]): Set<string> | undefi
  * ```
  */
 export function newestPerKey(encoded: EncodedTarget, group: Group): Row[] {
-  const { key, newerThan } = encoded.target.write;
-  const keyAt = key.map((name) => group.columns.indexOf(encoded.names.indexOf(name)));
-  const newerAt = group.columns.indexOf(encoded.names.indexOf(newerThan!));
-  const checked = encoded.checkedEarlier;
-  if (checked === undefined || newerAt < 0 || keyAt.some((at) => at < 0)) return group.rows;
-  if (!group.columns.every((c) => checked.has(encoded.names[c]))) return group.rows;
-  const keyColumns = keyAt.map((at) => group.columns[at]);
-  const newerColumn = group.columns[newerAt];
+  const { target, names, checkedEarlier: checked } = encoded;
+  if (checked === undefined || !group.columns.every((c) => checked.has(names[c]))) {
+    return group.rows;
+  }
+  const keyColumns = target.write.key.map((name) => names.indexOf(name));
+  const newerColumn = names.indexOf(target.write.newerThan!);
+  if (![...keyColumns, newerColumn].every((c) => group.columns.includes(c))) return group.rows;
   const newest = new Map<string, Row>();
   for (const row of group.rows) {
     let id = "";
