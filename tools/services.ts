@@ -16,6 +16,7 @@
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { redact } from "../core/redact.ts";
 import {
   clickhouseDirStatus,
   queryClickhouseVersion,
@@ -298,7 +299,7 @@ async function useExternalPostgres(url: string): Promise<{ url: string; version:
     return { url, version: await queryServerVersion(url) };
   } catch (err) {
     throw new ServiceError(
-      `DATABASE_URL from the environment (${redactDatabaseUrl(url)}) is not usable: ${
+      `DATABASE_URL from the environment (${redact(url)}) is not usable: ${
         messageWithoutPassword(err, url)
       }`,
       "fix it, or unset DATABASE_URL to have a local PostgreSQL started (values exported " +
@@ -328,7 +329,7 @@ async function useExternalClickhouse(url: string): Promise<{ url: string; versio
     return { url, version: await queryClickhouseVersion(url) };
   } catch (err) {
     throw new ServiceError(
-      `CLICKHOUSE_URL from the environment (${redactDatabaseUrl(url)}) is not usable: ${
+      `CLICKHOUSE_URL from the environment (${redact(url)}) is not usable: ${
         messageWithoutPassword(err, url)
       }`,
       "fix it, or unset CLICKHOUSE_URL to have a local ClickHouse started (values exported " +
@@ -458,7 +459,7 @@ export async function servicesStatus(stateDir: string = DEFAULT_STATE_DIR): Prom
     ? {
       name: "PostgreSQL",
       state: "external",
-      address: redactDatabaseUrl(state.external.DATABASE_URL),
+      address: redact(state.external.DATABASE_URL),
     }
     : await ownServiceStatus("PostgreSQL", state.postgres, postgresDirStatus);
   const kafka: ServiceStatus = state.external.KAFKA_BROKERS
@@ -468,7 +469,7 @@ export async function servicesStatus(stateDir: string = DEFAULT_STATE_DIR): Prom
     ? {
       name: "ClickHouse",
       state: "external",
-      address: redactDatabaseUrl(state.external.CLICKHOUSE_URL),
+      address: redact(state.external.CLICKHOUSE_URL),
     }
     : await ownServiceStatus("ClickHouse", state.clickhouse, clickhouseDirStatus);
   const services = [postgres, kafka, clickhouse];
@@ -496,19 +497,19 @@ async function ownServiceStatus(
   };
 }
 
-/**
- * `postgres://pipeline:***@127.0.0.1:5432/velib`, `http://pipeline:***@127.0.0.1:8123`: hides
- * the password of every URL in `text` (a URL, or a message that quotes one).
- */
-export function redactDatabaseUrl(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:@/\s'"]*:)[^@/\s'"]*@/gi, "$1***@");
-}
-
 /** An error's message with the password of `url` removed, even where the URL got mangled. */
 function messageWithoutPassword(err: unknown, url: string): string {
-  const message = redactDatabaseUrl(err instanceof Error ? err.message : String(err));
-  const password = url.match(/^[a-z][a-z0-9+.-]*:\/\/[^:@/]*:([^@]+)@/i)?.[1];
-  return password ? message.replaceAll(password, "***") : message;
+  return redact(err instanceof Error ? err.message : String(err), passwordsOf(url));
+}
+
+/** The password of `url` as written and as a client decodes it (`p%40ss`, `p@ss`). */
+function passwordsOf(url: string): string[] {
+  try {
+    const { password } = new URL(url);
+    return [password, decodeURIComponent(password)];
+  } catch {
+    return [];
+  }
 }
 
 /** The settings among KAFKA_BROKERS / DATABASE_URL / CLICKHOUSE_URL that are set (non-empty) in `env`. */
@@ -773,9 +774,9 @@ function printStatus(status: StatusReport): void {
 
 function printSettings(env: Partial<ServiceEnv>): void {
   if (env.KAFKA_BROKERS) console.log(`  KAFKA_BROKERS=${env.KAFKA_BROKERS}`);
-  if (env.DATABASE_URL) console.log(`  DATABASE_URL=${redactDatabaseUrl(env.DATABASE_URL)}`);
+  if (env.DATABASE_URL) console.log(`  DATABASE_URL=${redact(env.DATABASE_URL)}`);
   if (env.CLICKHOUSE_URL) {
-    console.log(`  CLICKHOUSE_URL=${redactDatabaseUrl(env.CLICKHOUSE_URL)}`);
+    console.log(`  CLICKHOUSE_URL=${redact(env.CLICKHOUSE_URL)}`);
   }
   console.log(`Settings are in .services.env; load them with:`);
   console.log(`  set -a; . <(deno task services env); set +a`);

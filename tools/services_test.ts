@@ -1,20 +1,7 @@
 import assert from "node:assert/strict";
-import { definedSettings, formatEnvFile, readEnvFile, redactDatabaseUrl } from "./services.ts";
-
-Deno.test("redactDatabaseUrl() hides the password of a ClickHouse URL as of a PostgreSQL one", () => {
-  assert.equal(
-    redactDatabaseUrl("http://pipeline:0123abcd@127.0.0.1:38123"),
-    "http://pipeline:***@127.0.0.1:38123",
-  );
-  assert.equal(
-    redactDatabaseUrl("CLICKHOUSE_URL (http://pipeline:s3cret@127.0.0.1:38123/) is not usable"),
-    "CLICKHOUSE_URL (http://pipeline:***@127.0.0.1:38123/) is not usable",
-  );
-  assert.equal(
-    redactDatabaseUrl("postgres://pipeline:s3cret@127.0.0.1:5432/velib"),
-    "postgres://pipeline:***@127.0.0.1:5432/velib",
-  );
-});
+import { requiredEnv } from "../core/testing.ts";
+import { ServiceError } from "./lib/errors.ts";
+import { definedSettings, formatEnvFile, readEnvFile, startServices } from "./services.ts";
 
 Deno.test("CLICKHOUSE_URL is taken from the environment and round-trips through the env file", async () => {
   const env = {
@@ -36,5 +23,35 @@ Deno.test("CLICKHOUSE_URL is taken from the environment and round-trips through 
     assert.deepEqual(await readEnvFile(path), settings);
   } finally {
     await Deno.remove(path);
+  }
+});
+
+Deno.test("an unusable DATABASE_URL is reported without any part of its password", async () => {
+  const existing = {
+    KAFKA_BROKERS: requiredEnv("KAFKA_BROKERS", "a broker"),
+    CLICKHOUSE_URL: requiredEnv("CLICKHOUSE_URL", "a ClickHouse server"),
+  };
+  // A password with '@' in it, and a port nothing listens on.
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (closed.addr as Deno.NetAddr).port;
+  closed.close();
+  const stateDir = await Deno.makeTempDir({ prefix: "velib-services-" });
+  try {
+    await assert.rejects(
+      startServices({
+        existing: { ...existing, DATABASE_URL: `postgres://u:p@ss@127.0.0.1:${port}/velib` },
+        stateDir,
+        ephemeral: true,
+        log: () => {},
+      }),
+      (error: Error) => {
+        assert.ok(error instanceof ServiceError);
+        assert.match(error.message, /postgres:\/\/u:\*\*\*@127\.0\.0\.1/);
+        assert.doesNotMatch(error.message, /p@ss|ss@/);
+        return true;
+      },
+    );
+  } finally {
+    await Deno.remove(stateDir, { recursive: true });
   }
 });

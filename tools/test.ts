@@ -12,11 +12,11 @@
  */
 
 import { join } from "node:path";
+import { redact } from "../core/redact.ts";
 import {
   formatError,
   onTerminationSignals,
   reapOrphanedServices,
-  redactDatabaseUrl,
   REPO_ROOT,
   type ServiceEnv,
   type Services,
@@ -194,14 +194,10 @@ async function reapOrphans(): Promise<void> {
 function printBanner(services: Services): void {
   console.log(`Kafka broker: ${services.kafkaVersion} (${services.env.KAFKA_BROKERS})`);
   console.log(
-    `PostgreSQL server: ${services.postgresVersion} (${
-      redactDatabaseUrl(services.env.DATABASE_URL)
-    })`,
+    `PostgreSQL server: ${services.postgresVersion} (${redact(services.env.DATABASE_URL)})`,
   );
   console.log(
-    `ClickHouse server: ${services.clickhouseVersion} (${
-      redactDatabaseUrl(services.env.CLICKHOUSE_URL)
-    })`,
+    `ClickHouse server: ${services.clickhouseVersion} (${redact(services.env.CLICKHOUSE_URL)})`,
   );
 }
 

@@ -9,6 +9,7 @@
  */
 
 import { join } from "node:path";
+import { redact } from "../../core/redact.ts";
 import { ServiceError } from "./errors.ts";
 import { moveIntoPlace, removeStaleDownloads, runMaven } from "./maven.ts";
 import { ensureKafkaJars, KAFKA_VERSION, kafkaCacheDir, requireJava17 } from "./kafka.ts";
@@ -358,9 +359,7 @@ export async function startKafkaConnect(
     `Kafka Connect ${KAFKA_VERSION} standalone (pid ${pid}, -Xmx${options.heap ?? "1g"}) ` +
       `running ${name}; log in ${logPath}`,
   );
-  const secrets = Object.values(options.secrets ?? {}).filter((value) => value.length > 0);
-  const mask = (text: string) =>
-    secrets.reduce((masked, secret) => masked.replaceAll(secret, "***"), text);
+  const mask = (text: string) => redact(text, Object.values(options.secrets ?? {}));
   let disposed = false;
   const stop = async (graceMs = 10_000): Promise<TerminateOutcome> => {
     const outcome = await terminateProcess(pid, graceMs);
