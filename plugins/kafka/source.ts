@@ -600,6 +600,10 @@ export class KafkaSource implements Source {
     const partition = batch.partition;
     let next = this.#fetched.get(partition);
     if (!active() || next === undefined) return;
+    // Fetched from further on than the partition is: a fetch from the group's commit that the
+    // seek back to the warehouse's position came after. kafkajs flags a batch stale only
+    // until the seek is applied, and taking it would skip what lies between.
+    if (fetchedFrom(batch) > next) return;
     this.#highWatermarks.set(partition, BigInt(batch.highWatermark));
     const end = this.#endOf(partition);
     for (const message of batch.messages) {
@@ -651,30 +655,38 @@ export class KafkaSource implements Source {
     consumer.resume([{ topic, partitions }]);
     const starts = new Map<number, bigint>();
     const behind: Cursor[] = [];
+    const rereads: Reread[] = [];
     for (const partition of partitions) {
       const offset = offsets.find((p) => p.partition === partition);
       const commit = commits?.partitions.find((p) => p.partition === partition);
       const committed = commit ? BigInt(commit.offset) : -1n;
       this.#highWatermarks.set(partition, BigInt(offset?.high ?? 0));
       this.#committed.set(partition, committed);
+      const low = BigInt(offset?.low ?? 0);
       // Where kafkajs starts by itself (subscribed fromBeginning).
-      const kafkajsStart = committed >= 0n ? committed : BigInt(offset?.low ?? 0);
-      // Where the range starts (a partition outside it starts where it ends), or where the
-      // sink's positions say.
+      const kafkajsStart = committed >= 0n ? committed : low;
+      // Where the range starts (a partition outside it starts where it ends). Else the sink's
+      // positions are the truth, stored with the data: a warehouse restored from an older copy
+      // reads again what it lost, where the group has committed past it. Without them, where
+      // the group committed, else the earliest record.
       const wanted = plan
         ? plan.spans.get(partition)?.start ?? this.#endOf(partition)!
-        : stored.get(partition) ?? -1n;
+        : stored.get(partition);
       // A partition kept through the rebalance goes on from where its buffer ends.
       const kept = this.#fetched.get(partition);
-      const start = kept ?? (wanted > kafkajsStart ? wanted : kafkajsStart);
+      const start = kept ?? (wanted === undefined ? kafkajsStart : max(wanted, low));
       if (kept === undefined) {
         this.#fetched.set(partition, start);
         this.#delivered.set(partition, start);
+        starts.set(partition, start);
+        if (!plan && wanted !== undefined && wanted < committed) {
+          const gone = (low < committed ? low : committed) - wanted;
+          rereads.push({ partition, from: wanted, to: committed, lost: max(gone, 0n) });
+        }
       }
-      // The first fetch may beat the seek: eachBatch drops what lies below the start.
-      if (start > kafkajsStart) consumer.seek({ topic, partition, offset: String(start) });
-      if (kept === undefined) starts.set(partition, start);
-      if (!plan && wanted > committed) {
+      // The first fetch may beat the seek: eachBatch drops what it fetched from elsewhere.
+      if (start !== kafkajsStart) consumer.seek({ topic, partition, offset: String(start) });
+      if (!plan && wanted !== undefined && wanted > committed) {
         behind.push({ stream: topic, partition, offset: String(wanted) });
       }
     }
@@ -689,6 +701,33 @@ export class KafkaSource implements Source {
       topic,
       starts: byPartition(starts),
     });
+    if (rereads.length > 0) this.#logRereads(rereads);
+  }
+
+  /** Says, in one line, that the warehouse is behind the group, and what of it Kafka still has. */
+  #logRereads(rereads: Reread[]): void {
+    const records = rereads.reduce((sum, { from, to, lost }) => sum + (to - from - lost), 0n);
+    const lost = rereads.reduce((sum, { lost }) => sum + lost, 0n);
+    const fields = {
+      groupId: this.#config.groupId,
+      records: Number(records),
+      ranges: rereads.map(({ partition, from, to }) => `${partition}:${from}..${to}`).join(" "),
+      lost: Number(lost),
+    };
+    if (lost === 0n) {
+      this.#log.warn(
+        "The warehouse's positions are behind group {groupId}'s commits (restored from an " +
+          "older copy?): reading offsets {ranges} again, {records} of them.",
+        fields,
+      );
+    } else {
+      this.#log.error(
+        "The warehouse's positions are behind group {groupId}'s commits (restored from an " +
+          "older copy?): reading offsets {ranges} again, {records} of them; {lost} more are " +
+          "past the topic's retention and cannot be read again.",
+        fields,
+      );
+    }
   }
 
   /** The positions the sink stored for this topic, by partition. */
@@ -757,6 +796,26 @@ function decode(
 }
 
 /** Offsets by partition, for logs: `{ "0": "12", "1": "40" }`. */
+/** A partition the warehouse is behind the group on: `from` its position `to` the commit. */
+interface Reread {
+  partition: number;
+  from: bigint;
+  to: bigint;
+  /** How many of them the topic no longer holds. */
+  lost: bigint;
+}
+
+const max = (a: bigint, b: bigint): bigint => a > b ? a : b;
+
+/**
+ * The offset a batch's fetch asked for: kafkajs keeps it on the batch (`fetchedOffset`) without
+ * typing it; where it is missing, the batch counts as fetched from its first record.
+ */
+function fetchedFrom(batch: EachBatchPayload["batch"]): bigint {
+  const fetched = (batch as { fetchedOffset?: string }).fetchedOffset;
+  return BigInt(fetched ?? batch.firstOffset() ?? batch.lastOffset());
+}
+
 function byPartition(positions: Map<number, bigint>): Record<number, string> {
   return Object.fromEntries([...positions].map(([partition, offset]) => [partition, `${offset}`]));
 }

@@ -118,7 +118,8 @@ export async function scratch(url: string = databaseUrl()): Promise<Scratch> {
 
 /**
  * Creates a fresh database, for tests of what is shared by a whole database (the migrations
- * table), and drops it on disposal. Its `url` points at it.
+ * table), and drops it on disposal. Its `url` points at it. With `copyOf`, it starts as a copy
+ * of that database of the server (which must have no open connection), as a restored backup.
  *
  * @example
  * ```ts ignore
@@ -130,6 +131,7 @@ export async function scratch(url: string = databaseUrl()): Promise<Scratch> {
  */
 export async function scratchDatabase(
   url: string = databaseUrl(),
+  options: { copyOf?: string } = {},
 ): Promise<{ url: string; name: string } & AsyncDisposable> {
   const name = `sink_test_${suffix()}`;
   const admin = new pg.Client({ connectionString: url });
@@ -137,7 +139,10 @@ export async function scratchDatabase(
   // the next query reports the failure instead.
   admin.on("error", () => {});
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${identifier(name).text}`);
+  await admin.query(
+    `CREATE DATABASE ${identifier(name).text}` +
+      (options.copyOf === undefined ? "" : ` TEMPLATE ${identifier(options.copyOf).text}`),
+  );
   const target = new URL(url);
   target.pathname = `/${name}`;
   return {
