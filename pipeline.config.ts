@@ -40,13 +40,18 @@ const LOCAL_BROKER = "localhost:9092";
 /** How the pipelines name themselves to the brokers, in their logs, quotas and ACLs. */
 const CLIENT_ID = "velib-pipeline";
 
-/** One message per station and cycle, keyed by station code; Kafka keeps a day of them. */
+/**
+ * One message per station and cycle, keyed by station code; Kafka keeps a day of them. Each
+ * cycle is one transaction (id `velib-pipeline.velib-stations`), so the loaders see it whole or
+ * not at all; a second ingest instance needs a `transactional: { id }` of its own.
+ */
 const stations = kafkaSink({
   brokers: LOCAL_BROKER,
   clientId: CLIENT_ID,
   topic: "velib-stations",
   key: "station_code",
   compression: "gzip",
+  transactional: true,
   createTopic: {
     partitions: 1,
     configs: { "retention.ms": String(24 * HOUR_MS), "retention.bytes": String(GIB) },

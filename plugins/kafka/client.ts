@@ -91,7 +91,15 @@ const UNREACHABLE = new Set([
   "KafkaJSRequestTimeoutError",
   "KafkaJSBrokerNotFound",
   "KafkaJSNoBrokerAvailableError",
+  // No broker answered where the group or transaction coordinator is (kafkajs marks it final).
+  "KafkaJSGroupCoordinatorNotFound",
 ]);
+
+/**
+ * What kafkajs throws, as a bare `Error`, for a request to a broker whose connection attempt
+ * failed (`notInitializedLookup` in its broker/index.js): its message is all there is to go by.
+ */
+const NOT_CONNECTED = "Broker not connected";
 
 type KafkaJSErrorShape = Error & {
   cause?: unknown;
@@ -119,6 +127,9 @@ const HINTS: Record<string, string> = {
     "Lower createTopic.replicationFactor in the kafkaSink config to at most the number of brokers.",
   INVALID_CONFIG: "Check createTopic.configs in the kafkaSink config: names and values must be " +
     "valid Kafka topic configs.",
+  // Another producer connected with the same transactional id: this one is a zombie.
+  INVALID_PRODUCER_EPOCH: "Another producer took over this sink's transactional id: give each " +
+    "instance its own transactional id in the kafkaSink config, or run only one.",
 };
 
 /**
@@ -146,7 +157,7 @@ export function kafkaError(error: unknown, brokers: string[], doing: string): Pi
   const root = chain.at(-1);
   const detail = (root?.message ?? String(error)).replace(/^Connection error: /, "");
   const at = brokers.join(",");
-  if (chain.some((e) => UNREACHABLE.has(e.name))) {
+  if (chain.some((e) => UNREACHABLE.has(e.name) || e.message === NOT_CONNECTED)) {
     return new ConnectionError(`Could not reach Kafka at ${at}: ${detail}`, {
       hint: "Check that the broker is running and that KAFKA_BROKERS (or brokers in " +
         "pipeline.config.ts) points at it.",

@@ -28,6 +28,40 @@ Deno.test("kafka errors: an unreachable broker becomes a transient ConnectionErr
   assert.equal(error.transient, true);
 });
 
+Deno.test("kafka errors: a coordinator no broker answered for is a transient ConnectionError", () => {
+  const notFound = kafkajsError(
+    "KafkaJSGroupCoordinatorNotFound",
+    "Failed to find group coordinator",
+    {
+      retriable: false,
+    },
+  );
+  const error = kafkaError(notFound, ["k:9092"], "write to topic t");
+  assert.ok(error instanceof ConnectionError);
+  assert.equal(error.message, "Could not reach Kafka at k:9092: Failed to find group coordinator");
+  assert.equal(error.transient, true);
+});
+
+Deno.test("kafka errors: a request to a broker kafkajs could not connect to is a transient ConnectionError", () => {
+  const error = kafkaError(new Error("Broker not connected"), ["k:9092"], "write to topic t");
+  assert.ok(error instanceof ConnectionError);
+  assert.equal(error.transient, true);
+});
+
+Deno.test("kafka errors: a producer fenced by a newer one of its transactional id is terminal, with a hint", () => {
+  const fenced = kafkajsError(
+    "KafkaJSProtocolError",
+    "Producer attempted an operation with an old epoch",
+    {
+      retriable: false,
+      type: "INVALID_PRODUCER_EPOCH",
+    },
+  );
+  const error = kafkaError(fenced, ["k:9092"], "write to topic t");
+  assert.equal(error.transient, false);
+  assert.match(error.hint!, /its own transactional id/);
+});
+
 Deno.test("kafka errors: a broker answer kafkajs gave up retrying stays transient", () => {
   const notLeader = kafkajsError("KafkaJSProtocolError", "This server is not the leader", {
     retriable: true,

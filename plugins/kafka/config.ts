@@ -77,6 +77,18 @@ export const sinkConfigSchema = connectionSchema.extend({
     replicationFactor: 1,
     configs: {},
   }),
+  /**
+   * Publishes each write (an ingest cycle) in one Kafka transaction, so that consumers reading
+   * `read_committed`, as `kafkaSource` does, see it whole or not at all: a write that failed or
+   * was given up is aborted, even when the broker had it. `true` takes the transactional id
+   * `<clientId>.<topic>`; `{ id }` names it. The id must be stable across restarts, so that a
+   * restarted producer fences the one it replaces, and unique per instance: two producers with
+   * the same id fence each other. Needs the broker's transaction state log, and, with ACLs,
+   * WRITE on the transactional id.
+   */
+  transactional: z.union([z.boolean(), z.strictObject({ id: z.string().min(1) })]).default(
+    false,
+  ),
 });
 
 /** A validated `kafkaSink` config, defaults applied. */

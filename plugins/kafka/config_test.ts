@@ -41,6 +41,19 @@ Deno.test("kafka sink config defaults to gzip and to creating a one-partition to
   );
 });
 
+Deno.test("kafka sink config publishes outside transactions unless told to, and may name its transactional id", () => {
+  const parse = (transactional?: unknown) =>
+    sinkConfigSchema.parse({ brokers: "k:9092", topic: "t", transactional }).transactional;
+  assert.equal(parse(), false);
+  assert.equal(parse(true), true);
+  assert.deepEqual(parse({ id: "ingest-a" }), { id: "ingest-a" });
+  assert.equal(
+    sinkConfigSchema.safeParse({ brokers: "k:9092", topic: "t", transactional: { id: "" } })
+      .success,
+    false,
+  );
+});
+
 Deno.test("kafka source config requires a group and defaults its batching", () => {
   const withoutGroup = sourceConfigSchema.safeParse({ brokers: "k:9092", topic: "t" });
   assert.deepEqual(withoutGroup.error?.issues.map((issue) => issue.path), [["groupId"]]);

@@ -1,11 +1,18 @@
 /**
  * The Kafka sink: writes each record as a JSON message, keyed by one of its fields, with an
- * idempotent producer.
+ * idempotent producer, each write in a transaction of its own when the config asks for it.
  *
  * @module
  */
 import { getLogger, type Logger } from "@logtape/logtape";
-import type { Admin, CompressionTypes, Kafka, Message as KafkaMessage, Producer } from "kafkajs";
+import type {
+  Admin,
+  CompressionTypes,
+  Kafka,
+  Message as KafkaMessage,
+  Producer,
+  ProducerRecord,
+} from "kafkajs";
 import {
   BatchError,
   type ComponentContext,
@@ -27,7 +34,8 @@ import { type KafkaSinkConfig, sinkConfigSchema, sinkExample } from "./config.ts
 
 /**
  * Writes records to a Kafka topic, creating it at connect when it is missing. Each record
- * becomes one JSON message; each write is one request, acknowledged by every in-sync replica.
+ * becomes one JSON message; each write is one request, acknowledged by every in-sync replica,
+ * and, with `transactional`, one transaction that `read_committed` consumers see whole or never.
  * As the dead-letter sink, it writes rejects to the same topic as JSON envelopes.
  *
  * @example In a pipeline config
@@ -75,13 +83,22 @@ export class KafkaSink implements Sink {
   /**
    * What the last send that failed carried. The broker may have written it all the same, under
    * the sequence numbers the producer gives the next send: the same records again are then
-   * deduplicated, but other records of the same count would be taken for them and dropped.
+   * deduplicated, but other records of the same count would be taken for them and dropped. In
+   * a transaction it is not visible yet, and the next write's new producer aborts it.
    */
   #unresolved?: string;
+  /** Set when each write is a transaction: the id that a new producer fences the old one by. */
+  readonly #transactionalId?: string;
 
   /** Builds the sink; connects nothing. */
   constructor(config: KafkaSinkConfig) {
     this.#config = config;
+    const { transactional, clientId, topic } = config;
+    this.#transactionalId = transactional === false
+      ? undefined
+      : transactional === true
+      ? `${clientId}.${topic}`
+      : transactional.id;
   }
 
   /** Connects, and creates the topic if it is missing and `createTopic` allows it. */
@@ -94,14 +111,14 @@ export class KafkaSink implements Sink {
       : CompressionTypes.None;
     const kafka = await createKafka(this.#config);
     const admin = kafka.admin();
-    const producer = await newProducer(kafka);
+    const producer = await newProducer(kafka, this.#transactionalId);
     this.#kafka = kafka;
     this.#admin = admin;
     this.#producer = producer;
     this.#unresolved = undefined;
     try {
       await admin.connect();
-      await producer.connect();
+      await connectProducer(producer, this.#transactionalId !== undefined);
       await this.#ensureTopic(admin);
     } catch (error) {
       await this.#disconnect();
@@ -110,10 +127,12 @@ export class KafkaSink implements Sink {
   }
 
   /**
-   * Sends the batch in one request. Records that cannot become a message (no key field, not
-   * serializable) fail the batch with a `BatchError` that names them, before anything is sent.
-   * The same batch sent again after a failure is written once; a different one goes through a
-   * new producer, since the failed send may have been written after all.
+   * Sends the batch in one request, in a transaction of its own when the config asks for it.
+   * Records that cannot become a message (no key field, not serializable) fail the batch with a
+   * `BatchError` that names them, before anything is sent. The same batch sent again after a
+   * failure is written once; a different one goes through a new producer, since the failed send
+   * may have been written after all. In a transaction, any write after a failure goes through a
+   * new producer, which aborts what the failed one may have left open.
    */
   async write(batch: SinkBatch, signal: AbortSignal): Promise<void> {
     if (!this.#producer) {
@@ -128,10 +147,15 @@ export class KafkaSink implements Sink {
     const topic = this.#config.topic;
     const content = () => contentOf(records, batch.rejects);
     try {
-      if (this.#unresolved !== undefined && this.#unresolved !== content()) {
+      if (
+        this.#unresolved !== undefined &&
+        (this.#transactionalId !== undefined || this.#unresolved !== content())
+      ) {
         await this.#renewProducer();
       }
-      await this.#producer.send({ topic, acks: -1, compression: this.#compression, messages });
+      const record = { topic, acks: -1, compression: this.#compression, messages };
+      if (this.#transactionalId === undefined) await this.#producer.send(record);
+      else await sendInTransaction(this.#producer, record);
       this.#unresolved = undefined;
     } catch (error) {
       this.#unresolved ??= content();
@@ -184,12 +208,13 @@ export class KafkaSink implements Sink {
 
   /**
    * Replaces the producer with one of a new producer id, so that a batch sent after one whose
-   * fate is unknown cannot be taken for it. The old one is kept until the new one connects.
+   * fate is unknown cannot be taken for it; with the same transactional id, the new one fences
+   * the old one and aborts its open transaction. The old one is kept until the new one connects.
    */
   async #renewProducer(): Promise<void> {
-    const producer = await newProducer(this.#kafka!);
+    const producer = await newProducer(this.#kafka!, this.#transactionalId);
     try {
-      await producer.connect();
+      await connectProducer(producer, this.#transactionalId !== undefined);
     } catch (error) {
       await disconnectAll([producer], this.#config.brokers, this.#log);
       throw error;
@@ -198,9 +223,12 @@ export class KafkaSink implements Sink {
     this.#producer = producer;
     this.#unresolved = undefined;
     this.#log.warn(
-      "A write to {topic} failed without an answer, and the broker may have it; the next batch " +
-        "goes through a new producer so that it cannot be dropped as a duplicate of it.",
-      { topic: this.#config.topic },
+      this.#transactionalId === undefined
+        ? "A write to {topic} failed without an answer, and the broker may have it; the next " +
+          "batch goes through a new producer so that it cannot be dropped as a duplicate of it."
+        : "A write to {topic} failed; the next batch goes through a new producer of " +
+          "transactional id {transactionalId}, which aborts what the failed write left open.",
+      { topic: this.#config.topic, transactionalId: this.#transactionalId },
     );
     await disconnectAll([stale], this.#config.brokers, this.#log);
   }
@@ -251,8 +279,11 @@ export class KafkaSink implements Sink {
   }
 }
 
-/** An idempotent producer: one partition's batches are written once and in order. */
-async function newProducer(kafka: Kafka): Promise<Producer> {
+/**
+ * An idempotent producer: one partition's batches are written once and in order. With a
+ * transactional id, {@linkcode connectProducer} makes it fence every earlier producer of it.
+ */
+async function newProducer(kafka: Kafka, transactionalId?: string): Promise<Producer> {
   const { Partitioners } = await loadKafkajs();
   return kafka.producer({
     // A retried request is deduplicated by the broker and cannot overtake a later one.
@@ -260,7 +291,36 @@ async function newProducer(kafka: Kafka): Promise<Producer> {
     idempotent: true,
     maxInFlightRequests: 1,
     createPartitioner: Partitioners.DefaultPartitioner,
+    // A transaction left open by a process that died blocks read_committed consumers until
+    // the broker aborts it, after kafkajs's 60 s, or until a restart fences it, at once.
+    transactionalId,
   });
+}
+
+/**
+ * Connects `producer`. A transactional one takes its producer id now, not at its first
+ * transaction as kafkajs would: that fences every earlier producer of its id at once, and
+ * aborts what they left open, before anything is written.
+ */
+async function connectProducer(producer: Producer, transactional: boolean): Promise<void> {
+  await producer.connect();
+  // An empty transaction: kafkajs takes the id, and its abort sends nothing.
+  if (transactional) await (await producer.transaction()).abort();
+}
+
+/**
+ * Sends `record` in a transaction of its own and commits it. A failed one is aborted, if the
+ * broker answers; if it does not, the next producer of the same id aborts it.
+ */
+async function sendInTransaction(producer: Producer, record: ProducerRecord): Promise<void> {
+  const transaction = await producer.transaction();
+  try {
+    await transaction.send(record);
+    await transaction.commit();
+  } catch (error) {
+    await transaction.abort().catch(() => {});
+    throw error;
+  }
 }
 
 /** What a write carries, to tell it sent again from another one (rejects without their time). */

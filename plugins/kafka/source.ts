@@ -188,6 +188,8 @@ export class KafkaSource implements Source {
       heartbeatInterval: Math.floor(this.#config.sessionTimeoutMs / 3),
       // A crash fails read(), and the run, instead of restarting behind the runner's back.
       retry: { restartOnFailure: () => Promise.resolve(false) },
+      // Only committed transactions: a cycle a transactional sink gave up is never read.
+      readUncommitted: false,
     });
     this.#admin = admin;
     this.#consumer = consumer;
@@ -200,6 +202,17 @@ export class KafkaSource implements Source {
       if (!current()) return;
       this.#rebalancing = true;
       this.#changes.notify();
+    });
+    // kafkajs resolves a fetch of nothing but transaction markers or aborted records itself.
+    consumer.on(consumer.events.END_BATCH_PROCESS, async ({ payload }) => {
+      const { partition, batchSize, firstOffset, lastOffset } = payload;
+      if (!current() || batchSize > 0 || firstOffset === null) return;
+      await this.#assignmentApplied; // which says where the partition starts
+      const fetched = this.#fetched.get(partition);
+      if (current() && fetched !== undefined && BigInt(firstOffset) <= fetched) {
+        this.#skipTo(partition, BigInt(lastOffset) + 1n);
+        this.#changes.notify();
+      }
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (current()) this.#fail(kafkaError(payload.error, brokers, `consume topic ${topic}`));
@@ -455,7 +468,9 @@ export class KafkaSource implements Source {
     }
     const cursors: Cursor[] = [];
     for (const [partition, offset] of last) {
-      this.#delivered.set(partition, offset + 1n);
+      const more = this.#buffer.some((buffered) => buffered.partition === partition);
+      // Past what follows the last record fetched and holds none (see #skipTo).
+      this.#delivered.set(partition, more ? offset + 1n : this.#fetched.get(partition)!);
       cursors.push({ stream: topic, partition, offset: String(offset + 1n) });
     }
     const seq = ++this.#batches;
@@ -615,10 +630,27 @@ export class KafkaSource implements Source {
       next = offset + 1n;
     }
     this.#fetched.set(partition, next);
+    this.#skipTo(partition, BigInt(batch.lastOffset()) + 1n);
+    next = this.#fetched.get(partition)!;
     if (next > 0n) resolveOffset(String(next - 1n));
     if (end !== undefined && next >= end) pause();
     this.#changes.notify();
     await heartbeat();
+  }
+
+  /**
+   * Moves a partition on to `through` over offsets that hold no record for a `read_committed`
+   * consumer (transaction markers, aborted records), up to its end: a batch run would otherwise
+   * wait for the marker that ends the last transaction before its end offset.
+   */
+  #skipTo(partition: number, through: bigint): void {
+    const end = this.#endOf(partition);
+    const to = end !== undefined && through > end ? end : through;
+    if (to <= (this.#fetched.get(partition) ?? to)) return;
+    this.#fetched.set(partition, to);
+    if (!this.#buffer.some((buffered) => buffered.partition === partition)) {
+      this.#delivered.set(partition, to);
+    }
   }
 
   /** Takes a new assignment: drops what was buffered for partitions that went elsewhere. */

@@ -7,7 +7,8 @@
  * tell a snapshot that is short of records (`total_count`), which the drills check never
  * reaches the topic. The 1.5 s leave room for a `Retry-After` of up to 1 s (the shortest wait
  * the source honours) within a cycle; a request to the API gets 1 s, and so does one to Kafka
- * (30 s by default), so that a frozen broker costs a drill seconds rather than minutes.
+ * (30 s by default), so that a frozen broker costs a drill seconds rather than minutes. Each
+ * cycle is one transaction, as in `pipeline.config.ts`.
  *
  * @module
  */
@@ -33,6 +34,7 @@ export default defineConfig({
           topic,
           key: "station_code",
           compression: "gzip",
+          transactional: true,
           requestTimeoutMs: 1_000,
         }),
       ],
