@@ -68,7 +68,22 @@ export { EXIT_CODES, positionsKey, runPipeline } from "./core/runner.ts";
 export type { RunOptions, RunParts } from "./core/runner.ts";
 export { backoffDelay, retry, sleep } from "./core/retry.ts";
 export type { OnRetry, RetryOptions } from "./core/retry.ts";
-export { retryPolicySchema, runtimeSchema } from "./core/schema.ts";
+export { metricsSchema, retryPolicySchema, runtimeSchema } from "./core/schema.ts";
+export {
+  Counter,
+  EXPOSITION_CONTENT_TYPE,
+  Gauge,
+  Histogram,
+  Registry,
+  RunMetrics,
+} from "./core/metrics.ts";
+export type {
+  BuildInfo,
+  HistogramOptions,
+  Labels,
+  MetricOptions,
+  Readiness,
+} from "./core/metrics.ts";
 export { redact } from "./core/redact.ts";
 export { editedMigration, readMigrations } from "./core/migrations.ts";
 export type { MigrationFile } from "./core/migrations.ts";

@@ -244,6 +244,8 @@ const rejectedStations = kafkaSink({
 export default defineConfig({
   // `deno task pipeline run` with no name: the main job, on the embedded default.
   run: { pipeline: "local" },
+  // Freshness, in the metrics: a snapshot's age at the commit, from the API's answer it came in.
+  runtime: { metrics: { eventTimeField: "collected_at" } },
   pipelines: {
     ingest: {
       description:

@@ -25,6 +25,9 @@ import {
   componentsOf,
   execute,
   EXIT_CODE_HELP,
+  METRICS_FILE_HELP,
+  METRICS_HELP,
+  metricsTargets,
   OPTIONS_HELP,
   pipelineArgument,
   UsageError,
@@ -36,12 +39,17 @@ function runCommand(mode: RunMode): Command {
 next time. A batch a sink still refuses after its retries is handed back to the source and the
 stream goes on.
 
-  --once               one cycle, then exit (0 only if it was written), e.g. to publish once`
+  --once               one cycle, then exit (0 only if it was written), e.g. to publish once
+${METRICS_HELP}
+
+/readyz answers 503 until every component is connected, while a sink's writes fail, and when
+records wait but none was acknowledged for runtime.metrics.stalledAfterMs.`
     : `Reads everything available when it starts (bounded), writes it, runs the pipeline's steps and
 checks, and exits. Meant to be scheduled, e.g. by Airflow.
 
   --load-only          skip the steps and checks, to run them as tasks of their own
                        (\`deno task pipeline step\`)
+${METRICS_FILE_HELP}
 ${WINDOW_HELP}
 
 With --from it is a rerun (see \`deno task pipeline rerun --help\`): it adds the snapshots of the
@@ -67,7 +75,7 @@ ${EXIT_CODE_HELP}`,
         mode: options.once ? "batch" : mode,
         parts: options["load-only"] ? { load: true, steps: [], checks: false } : undefined,
         ...rerun,
-      });
+      }, metricsTargets(options, config.path));
       const command = options.once ? `${mode} --once` : mode;
       return { command, ...(rerun === undefined ? {} : { range: rerun.range }), ...result };
     },
@@ -128,6 +136,8 @@ Runs one full cycle of a pipeline in batch mode: its source, transforms and sink
 steps and checks. Without a name it runs the config's default (\`run: { pipeline }\`). Then it
 prints the summary the pipeline's \`report\` declares, from the rows of its steps.
 
+${METRICS_FILE_HELP}
+
 ${OPTIONS_HELP}
 
 ${EXIT_CODE_HELP}`,
@@ -145,7 +155,11 @@ ${EXIT_CODE_HELP}`,
         });
       }
       const pipeline = config.pipeline(name);
-      const result = await execute(pipeline, { mode: "batch" });
+      const result = await execute(
+        pipeline,
+        { mode: "batch" },
+        metricsTargets(options, config.path),
+      );
       const report = config.pipelines.find((p) => p.name === pipeline.name)?.report;
       const done = result.exitCode === EXIT_CODES.ok || result.exitCode === EXIT_CODES.checkFailed;
       if (done && report !== undefined) {

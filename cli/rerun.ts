@@ -16,6 +16,8 @@ import {
   execute,
   EXIT_CODE_HELP,
   type GlobalOptions,
+  METRICS_FILE_HELP,
+  metricsTargets,
   OPTIONS_HELP,
   UsageError,
 } from "./shared.ts";
@@ -156,6 +158,7 @@ was killed, ends the same.
 
 ${WINDOW_HELP}
                        (both override the declared window for this run)
+${METRICS_FILE_HELP}
 
 ${OPTIONS_HELP}
 
@@ -190,7 +193,7 @@ ${EXIT_CODE_HELP}`,
         ...(declared.steps === undefined ? {} : { steps: declared.steps }),
         checks: declared.checks,
       },
-    });
+    }, metricsTargets(options, config.path));
     return { command: "rerun", rerun: declared.name, range: plan.range, ...result };
   },
 };

@@ -4,10 +4,19 @@
  *
  * @module
  */
+import { getLogger } from "@logtape/logtape";
 import type { LoadedConfig } from "../core/config.ts";
-import { BadRequest, SHUTDOWN_SIGNALS, ShutdownRequested } from "../core/errors.ts";
+import {
+  BadRequest,
+  describeError,
+  PipelineError,
+  SHUTDOWN_SIGNALS,
+  ShutdownRequested,
+} from "../core/errors.ts";
+import { RunMetrics } from "../core/metrics.ts";
 import { type RunOptions, runPipeline } from "../core/runner.ts";
 import type { Lifecycle, Named, Pipeline, RunResult } from "../core/types.ts";
+import { buildInfo, parseListen, serveMetrics, writeAtomically } from "./metrics.ts";
 import { printRunResult, progressPrinter, type Summary } from "./output.ts";
 
 /**
@@ -22,6 +31,8 @@ export const COMMAND_FLAGS = {
   at: { type: "string", commands: ["step"] },
   since: { type: "string", commands: ["dead-letters"] },
   reason: { type: "string", commands: ["dead-letters"] },
+  metrics: { type: "string", commands: ["stream"] },
+  "metrics-file": { type: "string", commands: ["batch", "run", "rerun"] },
 } as const;
 
 /** A flag of {@linkcode COMMAND_FLAGS}. */
@@ -45,6 +56,30 @@ export interface GlobalOptions {
   since?: string;
   /** Dead letters whose reason contains this text. */
   reason?: string;
+  /** `stream --metrics <host:port>`: serve `/metrics`, `/healthz` and `/readyz` there. */
+  metrics?: string;
+  /** `--metrics-file <path>`: write the metrics there when the run ends. */
+  "metrics-file"?: string;
+}
+
+/** The `--help` lines of `--metrics`. */
+export const METRICS_HELP =
+  `  --metrics <host:port> serve /metrics (Prometheus), /healthz and /readyz while it runs;
+                       :port binds 127.0.0.1 (default: runtime.metrics.listen, else none)`;
+
+/** The `--help` lines of `--metrics-file`. */
+export const METRICS_FILE_HELP =
+  `  --metrics-file <path> write the run's metrics there when it ends, atomically, for
+                       node_exporter's textfile collector (name it *.prom)`;
+
+/** Where {@linkcode execute} sends a run's metrics. */
+export interface MetricsTargets {
+  /** `host:port` to serve them on while the run lasts; wins over `runtime.metrics.listen`. */
+  listen?: string;
+  /** The file to write them to once the run ended. */
+  file?: string;
+  /** The config file, whose digest the `pipeline_info` metric gives. */
+  configPath: string;
 }
 
 /** A CLI command. */
@@ -104,6 +139,26 @@ export function checkFlags(name: string, options: GlobalOptions): void {
 }
 
 /**
+ * The metrics targets the flags name; the config path is for the `pipeline_info` digest.
+ *
+ * @example
+ * ```ts
+ * import { metricsTargets } from "./shared.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const targets = metricsTargets({ config: "p.ts", "metrics-file": "m.prom" }, "p.ts");
+ * assert.deepEqual(targets, { configPath: "p.ts", file: "m.prom" });
+ * ```
+ */
+export function metricsTargets(options: GlobalOptions, configPath: string): MetricsTargets {
+  return {
+    configPath,
+    ...(options.metrics === undefined ? {} : { listen: options.metrics }),
+    ...(options["metrics-file"] === undefined ? {} : { file: options["metrics-file"] }),
+  };
+}
+
+/**
  * Runs a pipeline with SIGINT/SIGTERM wired to a graceful stop and progress on a terminal, and
  * prints how it went.
  *
@@ -114,8 +169,19 @@ export function checkFlags(name: string, options: GlobalOptions): void {
  */
 export async function execute(
   pipeline: Pipeline,
-  options: Omit<RunOptions, "signal" | "onProgress">,
+  options: Omit<RunOptions, "signal" | "onProgress" | "metrics">,
+  targets?: MetricsTargets,
 ): Promise<RunResult> {
+  const fromConfig = options.mode === "stream" ? pipeline.runtime.metrics.listen : undefined;
+  const listen = targets?.listen ?? fromConfig;
+  const address = listen === undefined ? undefined : parseListen(
+    listen,
+    targets?.listen === undefined ? `runtime.metrics.listen of ${pipeline.name}` : "--metrics",
+  );
+  const metrics = targets === undefined
+    ? undefined
+    : new RunMetrics(await buildInfo(targets.configPath), [pipeline.name]);
+  const server = metrics && address && serve(metrics, address);
   const controller = new AbortController();
   const stopOn = (signal: keyof typeof SHUTDOWN_SIGNALS) => () => {
     // A second signal means "now": exit without waiting for a graceful close.
@@ -133,12 +199,46 @@ export async function execute(
       ...options,
       signal: controller.signal,
       onProgress: progress?.update,
+      ...(metrics === undefined ? {} : { metrics }),
     });
     progress?.done();
+    if (metrics && targets?.file !== undefined) await writeMetricsFile(metrics, targets.file);
     printRunResult(result);
     return result;
   } finally {
     for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
+    await server?.shutdown();
+  }
+}
+
+function serve(metrics: RunMetrics, address: { hostname: string; port: number }) {
+  try {
+    const server = serveMetrics(metrics, address);
+    const { hostname, port } = server.addr;
+    const url = `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}/metrics`;
+    getLogger(["pipeline", "metrics"]).info("Serving metrics on {url}.", { url });
+    return server;
+  } catch (error) {
+    throw new PipelineError(
+      `Could not serve metrics on ${address.hostname}:${address.port}: ` +
+        describeError(error).message,
+      { hint: "Choose a free port with --metrics or runtime.metrics.listen.", cause: error },
+    );
+  }
+}
+
+/**
+ * Writes the metrics file. A failure is logged, not fatal: the data is loaded and acknowledged,
+ * and the file's `pipeline_last_success_timestamp_seconds` going stale is what alerts.
+ */
+async function writeMetricsFile(metrics: RunMetrics, path: string): Promise<void> {
+  try {
+    await writeAtomically(path, metrics.registry.expose());
+  } catch (error) {
+    getLogger(["pipeline", "metrics"]).error("Could not write the metrics file {path}: {error}", {
+      path,
+      error: describeError(error).message,
+    });
   }
 }
 

@@ -16,6 +16,8 @@ import {
   ShutdownRequested,
 } from "./errors.ts";
 import { literal } from "./log.ts";
+import type { RunMetrics } from "./metrics.ts";
+import { redact } from "./redact.ts";
 import { backoffDelay, retry, sleep } from "./retry.ts";
 import {
   type Batch,
@@ -73,6 +75,8 @@ export interface RunOptions {
   range?: ReadRange;
   /** What the steps that accept one work on, e.g. the window a rerun loaded. */
   scope?: StepScope;
+  /** Where the run counts what it does, and says whether it is ready. */
+  metrics?: RunMetrics;
 }
 
 /** The parts of a batch run; see {@linkcode RunOptions.parts}. */
@@ -156,6 +160,7 @@ class Run {
   readonly #runId: string;
   readonly #stepsToRun: Pipeline["steps"];
   readonly #checksToRun: Pipeline["checks"];
+  readonly #metrics?: RunMetrics;
 
   constructor(pipeline: Pipeline, options: RunOptions) {
     this.#pipeline = pipeline;
@@ -166,6 +171,7 @@ class Run {
     this.#stepsToRun = pipeline.steps.filter((step) => parts.steps?.includes(step.name) ?? true);
     this.#checksToRun = parts.checks ? pipeline.checks : [];
     this.#log = getLogger(["pipeline", pipeline.name]);
+    this.#metrics = options.metrics;
   }
 
   async execute(): Promise<RunResult> {
@@ -181,6 +187,8 @@ class Run {
     this.#log.info(`Running ${name} in ${mode} mode.`, { pipeline: name, mode });
     try {
       await this.#connectAll();
+      const { source, runtime } = this.#pipeline;
+      this.#metrics?.connected(name, source.component, runtime.metrics.stalledAfterMs);
       const drained = !this.#load || await this.#pump();
       if (!drained) reason = "signal";
       else if (this.#options.mode === "batch") reason = await this.#postLoad();
@@ -195,10 +203,12 @@ class Run {
     } finally {
       clearInterval(progress);
       external?.removeEventListener("abort", forward);
+      this.#metrics?.closing();
       await this.#closeAll();
     }
     if (reason === "signal") failure = this.#stop.signal.reason;
     const result = this.#result(reason, failure);
+    if (this.#load && result.exitCode === EXIT_CODES.ok) this.#metrics?.progressed();
     const level = result.exitCode === EXIT_CODES.ok ? "info" : "error";
     this.#log[level](
       `Finished ${result.pipeline}: ${result.exitReason} (exit code ${result.exitCode}).`,
@@ -273,7 +283,7 @@ class Run {
     const policy = this.#pipeline.runtime.connectRetry;
     try {
       await this.#retry(
-        `connect ${named.name}`,
+        { operation: "connect", name: named.name },
         policy,
         () => connect(logger) ?? Promise.resolve(),
       );
@@ -327,15 +337,22 @@ class Run {
     while (!this.#stop.signal.aborted) {
       const next = await window.next();
       if (next === END_OF_INPUT) return true;
+      const { batch } = next;
+      const read = batch.messages.length + (batch.rejects?.length ?? 0);
       this.#counters.batches++;
-      this.#counters.read += next.messages.length + (next.rejects?.length ?? 0);
+      this.#counters.read += read;
+      if (this.#metrics) {
+        const { pipeline, stage } = this.#sourceLabels();
+        this.#metrics.batches.inc({ pipeline });
+        this.#metrics.read.inc({ pipeline, stage }, read);
+      }
       // The batch being processed counts against the limit too.
       window.fill(limit - 1);
       try {
-        await this.#process(next);
+        await this.#process(batch, next.readAt);
       } catch (error) {
         if (!(error instanceof WriteFailed)) throw error;
-        await this.#handBack(next, error.cause, window);
+        await this.#handBack(batch, error.cause, window);
       }
     }
     return false;
@@ -353,6 +370,7 @@ class Run {
     if (goOn) window.discardRead();
     await batch.ack(cause instanceof Error ? cause : new Error(String(cause)));
     this.#counters.nacked++;
+    this.#metrics?.nacks.inc({ pipeline: this.#pipeline.name });
     if (!goOn) throw cause;
     const { message } = describeError(cause);
     // The write's own retries start small again on every batch; without a pause growing from
@@ -367,7 +385,8 @@ class Run {
     await sleep(delayMs, this.#stop.signal);
   }
 
-  async #process(batch: Batch): Promise<void> {
+  /** Writes and acknowledges a batch the source handed out at `readAt` (`performance.now()`). */
+  async #process(batch: Batch, readAt: number): Promise<void> {
     const stop = this.#stop.signal;
     for (const message of batch.messages) {
       if (message.arrived === undefined) message.arrived = message.value;
@@ -379,13 +398,34 @@ class Run {
       if (stop.aborted) throw stop.reason;
       throw new WriteFailed("write failed", { cause: error });
     }
+    const committedAt = Date.now();
     // Stopping mid-write leaves the batch unacknowledged: it is read again on the next run.
     if (stop.aborted) throw stop.reason;
     const started = performance.now();
     await batch.ack();
     this.#handBacksInARow = 0;
+    const acknowledged = batch.messages.length + (batch.rejects?.length ?? 0);
     this.#timings.ack += performance.now() - started;
-    this.#counters.acknowledged += batch.messages.length + (batch.rejects?.length ?? 0);
+    this.#counters.acknowledged += acknowledged;
+    if (this.#metrics) {
+      const labels = this.#sourceLabels();
+      const { pipeline } = labels;
+      this.#metrics.acknowledged.inc(labels, acknowledged);
+      this.#metrics.batchDuration.observe({ pipeline }, (performance.now() - readAt) / 1000);
+      const field = this.#pipeline.runtime.metrics.eventTimeField;
+      // The last record only: per batch, so that the hot path stays free of per-record work.
+      const eventTime = field === undefined
+        ? undefined
+        : eventTimeOf(transformed.messages.at(-1), field);
+      if (eventTime !== undefined) {
+        this.#metrics.freshness.observe({ pipeline }, (committedAt - eventTime) / 1000);
+      }
+      this.#metrics.progressed();
+    }
+  }
+
+  #sourceLabels(): { pipeline: string; stage: string } {
+    return { pipeline: this.#pipeline.name, stage: `source ${this.#pipeline.source.name}` };
   }
 
   async #transform(batch: Batch): Promise<{ messages: Message[]; rejects: Reject[] }> {
@@ -423,10 +463,10 @@ class Run {
     const { sinks, deadLetter } = this.#pipeline;
     let messages = batch.messages;
     let unwritten = batch.rejects; // rejects not yet in the dead-letter sink
-    let rejected = 0;
+    const deadLettered: Reject[] = [];
     const writeDeadLetters = async () => {
       await this.#writeOne(deadLetter, { messages: [], rejects: unwritten, cursors: [] });
-      rejected += unwritten.length;
+      deadLettered.push(...unwritten);
       unwritten = [];
     };
     const deadLetterIsASink = sinks.some((sink) => sink.component === deadLetter.component);
@@ -440,7 +480,7 @@ class Run {
       });
       messages = written.messages;
       if (isDeadLetter) {
-        rejected += written.rejects.length;
+        deadLettered.push(...written.rejects);
         unwritten = [];
       } else {
         unwritten = [...unwritten, ...written.isolated];
@@ -448,7 +488,11 @@ class Run {
     }
     if (unwritten.length > 0) await writeDeadLetters();
     this.#counters.written += messages.length;
-    this.#counters.rejected += rejected;
+    this.#counters.rejected += deadLettered.length;
+    if (this.#metrics) {
+      const pipeline = this.#pipeline.name;
+      for (const { stage } of deadLettered) this.#metrics.rejected.inc({ pipeline, stage });
+    }
     this.#timings.write += performance.now() - started;
   }
 
@@ -469,15 +513,25 @@ class Run {
     const keepsRejects = sink.component === this.#pipeline.deadLetter.component;
     for (;;) {
       try {
-        await this.#retry(`write ${sink.name}`, this.#pipeline.runtime.writeRetry, async () => {
+        const action = { operation: "write", name: sink.name } as const;
+        await this.#retry(action, this.#pipeline.runtime.writeRetry, async () => {
           try {
             const attempt = { messages, rejects, cursors: batch.cursors };
             await sink.component.write(attempt, this.#stop.signal);
           } catch (error) {
-            if (!(error instanceof BatchError) || poisonOf(error).length > 0) throw error;
+            // Records a sink refuses are theirs to blame, not the sink's: it still writes.
+            if (error instanceof BatchError && poisonOf(error).length > 0) throw error;
+            const { message } = describeError(error);
+            this.#metrics?.writeFailed(sink.name, redact(message));
+            if (!(error instanceof BatchError)) throw error;
             throw new PipelineError(error.message, { transient: true, cause: error });
           }
         });
+        this.#metrics?.written.inc(
+          { pipeline: this.#pipeline.name, stage: `sink ${sink.name}` },
+          messages.length,
+        );
+        this.#metrics?.writeSucceeded(sink.name);
         return { messages, rejects, isolated };
       } catch (error) {
         if (!(error instanceof BatchError) || this.#stop.signal.aborted) throw error;
@@ -509,7 +563,7 @@ class Run {
       const stepStarted = performance.now();
       const scope = scopeFor(component.accepts, this.#options.scope);
       const result = await this.#retry(
-        `step ${name}`,
+        { operation: "step", name },
         this.#pipeline.runtime.writeRetry,
         () => scope === undefined ? component.run(signal) : component.run(signal, scope),
       );
@@ -529,11 +583,17 @@ class Run {
 
   // --- helpers ---
 
-  #retry<T>(what: string, policy: RetryPolicy, fn: () => Promise<T>): Promise<T> {
+  #retry<T>(action: Action, policy: RetryPolicy, fn: () => Promise<T>): Promise<T> {
+    const what = `${action.operation} ${action.name}`;
     return retry(fn, policy, {
       signal: this.#stop.signal,
       onRetry: ({ error, attempt, delayMs }) => {
         this.#counters.retries++;
+        this.#metrics?.retries.inc({
+          pipeline: this.#pipeline.name,
+          operation: action.operation,
+          component: action.name,
+        });
         const message = describeError(error).message;
         this.#log.warn(
           `Could not ${what} (attempt ${attempt} of ${policy.attempts}): ${literal(message)} ` +
@@ -625,21 +685,26 @@ class ReadAhead {
     while (this.#pending[0]?.settled) this.#pending.shift();
   }
 
-  /** The next batch in source order, or the end of input. Throws what the source threw. */
-  async next(): Promise<Batch | EndOfInput> {
+  /**
+   * The next batch in source order, with when the source handed it out (`performance.now()`),
+   * or the end of input. Throws what the source threw.
+   */
+  async next(): Promise<{ batch: Batch; readAt: number } | EndOfInput> {
     this.fill(1);
     const settled = await this.#pending.shift()!.read;
     if ("error" in settled) throw settled.error;
-    return settled.value;
+    return settled.value === END_OF_INPUT
+      ? END_OF_INPUT
+      : { batch: settled.value, readAt: settled.readAt };
   }
 
   async #read(): Promise<Settled> {
-    if (this.#ended || this.signal.aborted) return { value: END_OF_INPUT };
+    if (this.#ended || this.signal.aborted) return { value: END_OF_INPUT, readAt: 0 };
     const started = performance.now();
     try {
       const value = await this.pipeline.source.component.read(this.signal);
       if (value === END_OF_INPUT) this.#ended = true;
-      return { value };
+      return { value, readAt: performance.now() };
     } catch (error) {
       this.#ended = true;
       return { error: this.signal.aborted ? this.signal.reason : error };
@@ -687,7 +752,31 @@ function lowestCursors(stored: Cursor[][]): Cursor[] {
   return [...lowest.values()];
 }
 
-type Settled = { value: Batch | EndOfInput } | { error: unknown };
+type Settled = { value: Batch | EndOfInput; readAt: number } | { error: unknown };
+
+/** What the runner retries: connecting a component, writing a sink, or running a step. */
+interface Action {
+  operation: "connect" | "write" | "step";
+  name: string;
+}
+
+/**
+ * The event time of a record, read off `field` of its value (ISO-8601, ms since the epoch or a
+ * `Date`), in ms since the epoch; undefined when it has none.
+ */
+function eventTimeOf(message: Message | undefined, field: string): number | undefined {
+  const value = message?.value;
+  if (typeof value !== "object" || value === null) return undefined;
+  const time = (value as Record<string, unknown>)[field];
+  const ms = typeof time === "number"
+    ? time
+    : typeof time === "string"
+    ? Date.parse(time)
+    : time instanceof Date
+    ? time.getTime()
+    : NaN;
+  return Number.isFinite(ms) ? ms : undefined;
+}
 
 /** The parts of `scope` a step accepts; undefined when none is left. */
 function scopeFor(

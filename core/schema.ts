@@ -28,6 +28,33 @@ export const retryPolicySchema = z.strictObject({
 });
 
 /**
+ * Where a `stream` run serves its metrics, and what they measure.
+ *
+ * @example
+ * ```ts
+ * import { metricsSchema } from "./schema.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const metrics = metricsSchema.parse({ listen: "127.0.0.1:9464" });
+ * assert.equal(metrics.stalledAfterMs, 300_000);
+ * ```
+ */
+export const metricsSchema = z.strictObject({
+  /**
+   * `host:port` (or `:port`, on 127.0.0.1) to serve `/metrics`, `/healthz` and `/readyz` on in
+   * `stream` mode; the `--metrics` flag wins over it. Unset: no server.
+   */
+  listen: z.string().min(1).optional(),
+  /**
+   * The field of a record's value that holds its event time (ISO-8601, or ms since the epoch),
+   * for the freshness histogram. Unset: no freshness is measured.
+   */
+  eventTimeField: z.string().min(1).optional(),
+  /** `/readyz` turns unready when records wait and none was acknowledged for this long. */
+  stalledAfterMs: z.int().min(1).default(300_000),
+});
+
+/**
  * How the runner runs a pipeline. Every field has a default, so `{}` is valid.
  *
  * @example
@@ -52,4 +79,6 @@ export const runtimeSchema = z.strictObject({
   writeRetry: retryPolicySchema.default({ attempts: 5, initialDelayMs: 200, maxDelayMs: 10_000 }),
   /** How long closing all components may take at shutdown. */
   closeTimeoutMs: z.int().min(0).default(10_000),
+  /** What a run's metrics serve and measure. */
+  metrics: metricsSchema.default(metricsSchema.parse({})),
 });

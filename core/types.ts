@@ -200,6 +200,16 @@ export interface Lifecycle<C extends ComponentContext = ComponentContext> {
   migrate?(ctx: ComponentContext): Promise<string[]>;
 }
 
+/** How far a source's acknowledgements are behind the end of one partition. */
+export interface PartitionLag {
+  /** The stream (topic, table, endpoint). */
+  stream: string;
+  /** The partition; 0 where the source has none. */
+  partition: number;
+  /** Records after the last acknowledged one. */
+  records: number;
+}
+
 /** Reads batches of records. */
 export interface Source<T = unknown> extends Lifecycle<SourceContext> {
   /**
@@ -209,6 +219,8 @@ export interface Source<T = unknown> extends Lifecycle<SourceContext> {
   read(signal: AbortSignal): Promise<Batch<T> | EndOfInput>;
   /** Records known to be waiting (e.g. consumer lag), for progress reports. */
   backlog?(): number | undefined;
+  /** Per partition, the records not acknowledged yet (consumer lag), for metrics. */
+  lag?(): PartitionLag[];
   /** Whether it can read a {@linkcode ReadRange} (see {@linkcode SourceContext.range}). */
   readonly seekable?: boolean;
 }

@@ -15,6 +15,7 @@ import {
   END_OF_INPUT,
   type EndOfInput,
   type Message,
+  type PartitionLag,
   PipelineError,
   type ReadRange,
   type Reject,
@@ -340,6 +341,20 @@ export class KafkaSource implements Source {
       if (high > next) waiting += high - next;
     }
     return Number(waiting);
+  }
+
+  /**
+   * Per assigned partition, the records between the latest high watermark and the offset last
+   * committed to the group (before any commit, the next offset to hand out).
+   */
+  lag(): PartitionLag[] {
+    const { topic } = this.#config;
+    return [...this.#assigned ?? []].map((partition) => {
+      const high = this.#highWatermarks.get(partition) ?? 0n;
+      const committed = this.#committed.get(partition) ?? -1n;
+      const from = committed >= 0n ? committed : this.#delivered.get(partition) ?? high;
+      return { stream: topic, partition, records: Number(high > from ? high - from : 0n) };
+    });
   }
 
   /** Describes the cluster and the topic, and how far the group's commits lag behind. */
