@@ -345,14 +345,19 @@ export class KafkaSource implements Source {
 
   /**
    * Per assigned partition, the records between the latest high watermark and the offset last
-   * committed to the group (before any commit, the next offset to hand out).
+   * committed to the group (before any commit, the next offset to hand out); none once every
+   * batch of it is acknowledged up to the high watermark, markers of transactions included.
    */
   lag(): PartitionLag[] {
     const { topic } = this.#config;
     return [...this.#assigned ?? []].map((partition) => {
       const high = this.#highWatermarks.get(partition) ?? 0n;
       const committed = this.#committed.get(partition) ?? -1n;
-      const from = committed >= 0n ? committed : this.#delivered.get(partition) ?? high;
+      const delivered = this.#delivered.get(partition) ?? high;
+      // With every batch of it acknowledged, what was delivered is done, up to past the commit
+      // marker of a transaction that the group's commit (the last record's offset + 1) stops at.
+      const settled = ![...this.#unacked.values()].some((first) => first.has(partition));
+      const from = settled ? max(delivered, committed) : committed >= 0n ? committed : delivered;
       return { stream: topic, partition, records: Number(high > from ? high - from : 0n) };
     });
   }

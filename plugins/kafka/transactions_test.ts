@@ -142,3 +142,28 @@ Deno.test("a transactional kafka sink fenced by a newer producer of its id fails
   }
   assert.deepEqual(await readAll(topic), []);
 });
+
+Deno.test("a kafka source caught up on a transactional topic reports no lag, past the last commit marker", async () => {
+  const topic = uniqueName("txn-lag");
+  const sink = await transactionalSink(topic, true);
+  try {
+    await write(sink, 0, 5);
+  } finally {
+    await sink.close();
+  }
+  const source = new KafkaSource(
+    sourceConfigSchema.parse({ brokers: testBrokers(), topic, groupId: uniqueName("txn-lag") }),
+  );
+  await source.connect(sourceContext("batch"));
+  try {
+    const batch = await source.read(AbortSignal.timeout(15_000));
+    assert.notEqual(batch, END_OF_INPUT);
+    if (batch === END_OF_INPUT) return;
+    await batch.ack();
+    assert.equal(await source.read(AbortSignal.timeout(15_000)), END_OF_INPUT);
+    // 5 records and the marker that commits them: the group's commit stops at the marker.
+    assert.deepEqual(source.lag(), [{ stream: topic, partition: 0, records: 0 }]);
+  } finally {
+    await source.close();
+  }
+});
