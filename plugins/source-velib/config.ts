@@ -29,8 +29,9 @@ export const configSchema = z.strictObject({
     .transform((url) => url.replace(/\/+$/, ""))
     .default(DEFAULT_BASE_URL),
   /**
-   * `exports`: the whole snapshot in one request to `/exports/json`. `records`: pages of 100
-   * from `/records`, checked against `total_count`; it cannot go past 10,000 stations.
+   * `exports`: the whole snapshot in one request to `/exports/json`, then `/records?limit=0`
+   * for the `total_count` it must match. `records`: pages of 100 from `/records`, checked
+   * against `total_count`; it cannot go past 10,000 stations.
    */
   fetch: z.enum(["exports", "records"]).default("exports"),
   /** How often a snapshot is taken, from the start of one cycle to the start of the next. */

@@ -30,7 +30,8 @@ const VELIB_API = {
 
 /**
  * Reads every station record of the dataset, as the API sent them, with `config.fetch`: one
- * `/exports/json` request, or `/records` pages checked against `total_count`. Throws a
+ * `/exports/json` request then `/records?limit=0`, or `/records` pages, either checked against
+ * `total_count`. Throws a
  * {@linkcode CycleError} when the snapshot cannot be had whole, and the signal's reason when the
  * budget's signal aborts.
  *
@@ -80,11 +81,29 @@ export async function countStations(
 async function fetchExport(config: VelibSourceConfig, budget: CycleBudget): Promise<unknown[]> {
   const url = `${config.baseUrl}/exports/json`;
   const body = await getJson({ url, timeoutMs: config.timeoutMs, ...VELIB_API }, budget);
-  if (Array.isArray(body)) return body;
+  if (!Array.isArray(body)) {
+    throw new CycleError(
+      `The Vélib' API sent ${describeJson(body)} instead of an array of stations ` +
+        `(GET ${displayUrl(url)}).`,
+      { hint: "Check baseUrl (VELIB_API_URL): it must be the dataset's URL." },
+    );
+  }
+  // An export has no envelope to say it is whole: the dataset's own count is asked for apart.
+  // A station added or removed between the two requests fails the cycle too; the next one
+  // asks again, which costs less than publishing a snapshot that may be partial.
+  const countUrl = `${config.baseUrl}/records?limit=0`;
+  const { total_count: total } = asPage(
+    await getJson({ url: countUrl, timeoutMs: config.timeoutMs, ...VELIB_API }, budget),
+    countUrl,
+  );
+  if (body.length === total) return body;
   throw new CycleError(
-    `The Vélib' API sent ${describeJson(body)} instead of an array of stations ` +
-      `(GET ${displayUrl(url)}).`,
-    { hint: "Check baseUrl (VELIB_API_URL): it must be the dataset's URL." },
+    `The export of the Vélib' dataset returned ${body.length} records but total_count is ` +
+      `${total} (GET ${displayUrl(url)}, then ${displayUrl(countUrl)}).`,
+    {
+      hint: "The next cycle asks again; an export that keeps coming back short points at the " +
+        'API, and fetch: "records" reads the dataset page by page instead.',
+    },
   );
 }
 

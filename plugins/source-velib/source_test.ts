@@ -108,7 +108,8 @@ for (const fetch of ["exports", "records"] as const) {
         duplicates: 0,
         rejects: 0,
       });
-      assert.equal(replay.requests.length, fetch === "exports" ? 1 : 15);
+      // An export is checked by one count: `/records?limit=0`.
+      assert.equal(replay.requests.length, fetch === "exports" ? 2 : 15);
       assert.deepEqual(sourceLines("info").map((line) => line.replace(/\d+ ms/, "N ms")), [
         "Snapshot 1: 1471 stations, 0 duplicate(s), 0 reject(s) in N ms.",
       ]);
@@ -151,6 +152,16 @@ const CYCLE_FAULTS: Array<{ fault: ReplayFault; message: RegExp; fetch: Fetch[] 
     fault: { kind: "missing-page" },
     message: /returned 1371 records but total_count is 1471: a page came back short/,
     fetch: ["records"],
+  },
+  {
+    fault: { kind: "missing-page" },
+    message: /export of the Vélib' dataset returned 1371 records but total_count is 1471 \(GET /,
+    fetch: ["exports"],
+  },
+  {
+    fault: { kind: "short-export", missing: 1 },
+    message: /export of the Vélib' dataset returned 1470 records but total_count is 1471 \(GET /,
+    fetch: ["exports"],
   },
 ];
 
@@ -256,16 +267,21 @@ Deno.test("stream mode stops while it waits for the next cycle", () =>
     assert.equal(result.exitReason, "signal");
     assert.equal(result.exitCode, 130);
     assert.equal(source.counters.cyclesOk, 1);
-    assert.equal(replay.requests.length, 1);
+    assert.equal(replay.requests.length, 2);
   }));
 
 Deno.test("records that do not normalize go to dead letters with the raw record", async () => {
   // Two real records served by a one-off server; the second one has lost its stationcode.
   const { stationcode: _, ...withoutCode } = capture[1];
-  const body = JSON.stringify([capture[0], withoutCode]);
+  const records = [capture[0], withoutCode];
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    () => new Response(body, { headers: { "content-type": "application/json" } }),
+    (request) =>
+      Response.json(
+        new URL(request.url).pathname.endsWith("/records")
+          ? { total_count: records.length, results: [] }
+          : records,
+      ),
   );
   try {
     const { result, sink, source } = await run(`http://127.0.0.1:${server.addr.port}/dataset`, {

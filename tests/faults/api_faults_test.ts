@@ -2,13 +2,20 @@
  * Failure drill 5: the Vélib' API misbehaving over a long run. Fifty cycles of `stream ingest`
  * against the replay of the real capture, with every fault the replay can inject mixed at random
  * among clean cycles. A fault fails its cycle, or not, as source-velib documents; a failed cycle
- * publishes nothing and the run goes on; every other cycle is the capture, exactly.
+ * publishes nothing and the run goes on; every other cycle is the capture, exactly. The drill
+ * pages through `/records`; short exports get a run of their own with `fetch: "exports"`, the
+ * production read.
  *
  * @module
  */
 import assert from "node:assert/strict";
 import { requiredEnv, uniqueName } from "../../core/testing.ts";
+import { ShutdownRequested } from "../../core/errors.ts";
+import { memoryPipeline } from "../../core/memory.ts";
 import { sleep } from "../../core/retry.ts";
+import { runPipeline } from "../../core/runner.ts";
+import { kafkaSink } from "../../plugins/kafka/mod.ts";
+import { type VelibSource, velibSource } from "../../plugins/source-velib/mod.ts";
 import type { StationSnapshot } from "../../contracts/mod.ts";
 import { CAPTURE_MOMENT, seededRandom } from "../support/backlog.ts";
 import { captureSnapshots } from "../support/fixtures.ts";
@@ -79,6 +86,11 @@ const FAULT_CASES: readonly FaultCase[] = [
   { name: "an HTML page", fault: { kind: "invalid-json" }, fails: true },
   { name: "a page missing (total_count disagrees)", fault: { kind: "missing-page" }, fails: true },
   { name: "a station served twice", fault: { kind: "duplicate" }, fails: false },
+  {
+    name: "an export cut short (a paged read is whole)",
+    fault: { kind: "short-export", missing: 5 },
+    fails: false,
+  },
 ];
 
 /**
@@ -222,3 +234,59 @@ Deno.test("over 50 cycles with every kind of API fault, exactly the cycles the f
     assert.deepEqual(published, expected, `cycle ${cycle} (${plan[cycle - 1]?.name ?? "clean"})`);
   });
 });
+
+Deno.test("with fetch exports, a short export publishes nothing: the topic holds exactly the whole cycles", () =>
+  withReplayServer(async (replay) => {
+    const topic = uniqueName("velib-short-exports");
+    // One station short, most of them short, a page short: each followed by a clean cycle.
+    const faults: ReplayFault[] = [
+      { kind: "short-export", missing: 1 },
+      { kind: "short-export", missing: 1_000 },
+      { kind: "missing-page" },
+    ];
+    const controller = new AbortController();
+    const source = velibSource({
+      baseUrl: replay.baseUrl,
+      fetch: "exports",
+      intervalMs: 300,
+      timeoutMs: 1_000,
+    }).build({}) as VelibSource;
+    const sink = kafkaSink({
+      brokers: requiredEnv("KAFKA_BROKERS", "a Kafka broker"),
+      topic,
+      key: "station_code",
+    }).build({});
+    // Fault i goes to the cycle after the i-th clean one: short, whole, short, whole…
+    let injected = 1;
+    replay.injectFault(faults[0]);
+    const watcher = setInterval(() => {
+      const { cyclesOk } = source.counters;
+      if (cyclesOk >= faults.length) controller.abort(new ShutdownRequested("SIGTERM"));
+      else if (cyclesOk === injected) replay.injectFault(faults[injected++]);
+    }, 20);
+    try {
+      const pipeline = memoryPipeline({ source, sinks: [sink] });
+      const result = await runPipeline(pipeline, { mode: "stream", signal: controller.signal });
+      assert.equal(result.exitReason, "signal", JSON.stringify(result.error));
+    } finally {
+      clearInterval(watcher);
+    }
+
+    assert.deepEqual(
+      { cyclesOk: source.counters.cyclesOk, cyclesFailed: source.counters.cyclesFailed },
+      { cyclesOk: 3, cyclesFailed: 3 },
+    );
+    const exports = replay.requests.filter((request) => request.path.endsWith("/exports/json"));
+    const counts = replay.requests.filter((request) => request.query === "?limit=0");
+    assert.deepEqual(
+      exports.map((request) => request.fault),
+      ["short-export", undefined, "short-export", undefined, "missing-page", undefined],
+    );
+    assert.equal(counts.length, exports.length, "every export was checked by a count");
+    const messages = await readTopic(topic);
+    assert.equal(messages.length, 3 * STATIONS_IN_CAPTURE);
+    const inTopic = cyclesInTopic(messages);
+    assert.equal(inTopic.length, 3);
+    const codes = (await captureSnapshots(CAPTURE_MOMENT)).map((station) => station.station_code);
+    assert.deepEqual(tallyCycles(inTopic, codes), { lost: 0, duplicated: 0 });
+  }));

@@ -3,9 +3,9 @@
  * every minute, to the topic named by `VELIB_DRILL_TOPIC` (and its dead letters to that name
  * with `-rejected`), so that a drill owns its topic and runs many cycles in little time.
  *
- * It pages through `/records` rather than reading `/exports/json`: only the paginated read can
- * tell a snapshot that is short of records (`total_count`), which the drills check never
- * reaches the topic. The 1.5 s leave room for a `Retry-After` of up to 1 s (the shortest wait
+ * It pages through `/records` rather than reading `/exports/json`, so that the page faults of the
+ * replay server (a missing or repeated page) are drilled too; both reads are checked against
+ * `total_count`, and `api_faults_test.ts` drills the export's own check. The 1.5 s leave room for a `Retry-After` of up to 1 s (the shortest wait
  * the source honours) within a cycle; a request to the API gets 1 s, and so does one to Kafka
  * (30 s by default), so that a frozen broker costs a drill seconds rather than minutes. Each
  * cycle is one transaction, as in `pipeline.config.ts`.

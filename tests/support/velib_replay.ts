@@ -2,12 +2,12 @@
  * A replay of the Vélib' Explore v2.1 API on 127.0.0.1: it serves a real capture with the API's
  * paging rules, and breaks on demand, one cycle at a time.
  *
- * A cycle is what a client does to take one snapshot: an `/exports/json` request, or a
- * `/records` sequence that starts at offset 0 (the health check's `/records?limit=1` counts as
- * one too). Each injected fault applies to the next cycle, in the order they were injected.
- * Faults that break a response (`delay`, `http-error`, `retry-after`, `truncated`,
- * `invalid-json`) break the cycle's first request only; the data faults (`missing-page`,
- * `duplicate`) hold for the whole cycle. Error bodies of injected faults say they are injected.
+ * A cycle is what a client does to take one snapshot: an `/exports/json` request and the
+ * `/records?limit=0` count that checks it, or a `/records` sequence that starts at offset 0 (the
+ * health check's `/records?limit=1` counts as one too). Each injected fault applies to the next
+ * cycle, in the order they were injected. Faults that break a response (`delay`, `http-error`,
+ * `retry-after`, `truncated`, `invalid-json`) break the cycle's first request only; the data
+ * faults (`missing-page`, `duplicate`, `short-export`) hold for the whole cycle. Error bodies of injected faults say they are injected.
  *
  * Run by hand:
  *
@@ -49,6 +49,8 @@ const MISSING = { from: 100, to: 200 } as const;
  *   the cycle, while `total_count` still counts them (an export is simply 100 records short).
  * - `duplicate`: the station whose code sorts last is served twice: first a copy whose
  *   `duedate` is one minute later, at the very start (page 1), then the original in its place.
+ * - `short-export`: the export ends `missing` records early (1 by default), while `total_count`
+ *   still counts them; `/records` pages are whole.
  *
  * @example
  * ```ts
@@ -73,6 +75,7 @@ export const replayFaultSchema = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("invalid-json") }),
   z.strictObject({ kind: z.literal("missing-page") }),
   z.strictObject({ kind: z.literal("duplicate") }),
+  z.strictObject({ kind: z.literal("short-export"), missing: z.int().min(1).default(1) }),
 ]);
 
 /** A fault as it is injected. */
@@ -199,12 +202,14 @@ export async function startReplayServer(options: ReplayOptions = {}): Promise<Re
     if (url.pathname === `${DATASET_PATH}/exports/json`) {
       beginCycle();
       const stations = dataset(inCaptureOrder).stations.filter((_, index) => !isMissing(index));
-      return respond(JSON.stringify(stations), entry);
+      const cut = cycleFault?.kind === "short-export" ? cycleFault.missing : 0;
+      return respond(JSON.stringify(stations.slice(0, stations.length - cut)), entry);
     }
     if (url.pathname === `${DATASET_PATH}/records`) {
       const page = pageParams(url.searchParams);
       if ("error" in page) return page.error;
-      if (page.offset === 0) beginCycle();
+      // A count alone (`limit=0`) is how an export is checked: it belongs to the cycle under way.
+      if (page.offset === 0 && page.limit !== 0) beginCycle();
       const { stations, total } = dataset(page.orderBy === "stationcode" ? byCode : inCaptureOrder);
       const results = stations
         .map((station, index) => ({ station, index }))
@@ -350,7 +355,8 @@ function pageParams(params: URLSearchParams): PageParams {
 }
 
 function isResponseFault(fault: Fault): fault is ResponseFault {
-  return fault.kind !== "missing-page" && fault.kind !== "duplicate";
+  return fault.kind !== "missing-page" && fault.kind !== "duplicate" &&
+    fault.kind !== "short-export";
 }
 
 async function faulty(fault: ResponseFault, body: string, closing: AbortSignal): Promise<Response> {

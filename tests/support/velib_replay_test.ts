@@ -176,11 +176,44 @@ Deno.test("fault missing-page: page 2 comes back empty while total_count still c
     assert.equal((body as Station[]).length, 1471, "the next cycle is whole again");
   }));
 
-Deno.test("fault missing-page on an export: 100 stations short, with nothing to tell", () =>
+Deno.test("fault missing-page on an export: 100 stations short, while the count is whole", () =>
   withReplayServer(async (replay) => {
     replay.injectFault({ kind: "missing-page" });
     const { body } = await get(`${replay.baseUrl}/exports/json`);
     assert.equal((body as Station[]).length, 1371);
+    const { body: count } = await get(`${replay.baseUrl}/records?limit=0`);
+    assert.equal((count as Page).total_count, 1471);
+  }));
+
+Deno.test("fault short-export: the export ends early, the count and the pages are whole", () =>
+  withReplayServer(async (replay) => {
+    replay.injectFault({ kind: "short-export", missing: 3 });
+    replay.injectFault({ kind: "short-export" });
+    const { body } = await get(`${replay.baseUrl}/exports/json`);
+    assert.deepEqual(body, capture.slice(0, 1468));
+    const { body: count } = await get(`${replay.baseUrl}/records?limit=0`);
+    assert.deepEqual(count, { total_count: 1471, results: [] });
+    const { body: next } = await get(`${replay.baseUrl}/exports/json`);
+    assert.equal((next as Station[]).length, 1470, "the second fault shortens the next cycle");
+    const { totals, results } = await pageThrough(replay);
+    assert.deepEqual([totals[0], results.length], [1471, 1471], "a paged read is whole again");
+    assert.deepEqual(
+      replay.requests.map((request) => request.fault),
+      [
+        "short-export",
+        "short-export",
+        "short-export",
+        ...Array(15).fill(undefined),
+      ],
+    );
+  }));
+
+Deno.test("a count alone (limit=0) belongs to the cycle under way", () =>
+  withReplayServer(async (replay) => {
+    replay.injectFault({ kind: "http-error" });
+    assert.equal(await statusOf(`${replay.baseUrl}/records?limit=0`), 200);
+    assert.equal(await statusOf(`${replay.baseUrl}/exports/json`), 500);
+    assert.equal(await statusOf(`${replay.baseUrl}/records?limit=0`), 200);
   }));
 
 Deno.test("fault duplicate: the last station by code comes again on page 1, a minute newer", () =>
