@@ -61,12 +61,17 @@ const stations = kafkaSink({
 /** Where the embedded warehouse keeps its files: `VELIB_DATA_DIR`, or `.data/` here. */
 const dataDir = Deno.env.get("VELIB_DATA_DIR") || here(".data");
 
+/** A station that none of this many cycles in a row reported is stale. */
+const STALE_AFTER_CYCLES = 3;
+
 /** The warehouse, and what creates its tables, gold functions and analyst role. */
 const warehouse = {
   url: `pglite:${join(dataDir, "warehouse")}`,
   migrations: here("sql/migrations"),
   migrationSettings: {
     "velib.analyst_password": Deno.env.get("VELIB_ANALYST_PASSWORD") ?? "",
+    // Read once, when migration 0014 applies; afterwards it is in mart_state.stale_settings.
+    "velib.stale_after_cycles": String(STALE_AFTER_CYCLES),
   },
 };
 
@@ -145,7 +150,7 @@ const networkReport = {
       row: [
         "Vélib' Métropole, as of {as_of:time} (Paris time)",
         "  stations   {stations:number}: {in_service:number} in service, {closed:number} closed, " +
-        "{out_of_service:number} out of service",
+        "{out_of_service:number} out of service, {stale_stations:number} not seen lately",
         "  bikes      {bikes:number}: {mechanical:number} mechanical, {electric:number} " +
         "electric; {docks:number} free docks",
         "  empty      {empty_stations:number} stations in service have no bike",
@@ -194,7 +199,14 @@ const checkSet = [
 const checksIn = (folder: string) =>
   checkSet.map((spec) => qualityCheck({ ...spec, query: here(`${folder}/${spec.name}.sql`) }));
 
-const checks = checksIn("sql/checks");
+/** PostgreSQL's, and the stale stations, which only its warehouse marks (migration 0014). */
+const checks = [
+  ...checksIn("sql/checks"),
+  qualityCheck({
+    ...check("stale_stations", "warn", 0, "Stations none of the last cycles reported."),
+    query: here("sql/checks/stale_stations.sql"),
+  }),
+];
 
 /**
  * The ClickHouse warehouse: the same raw and mart tables as PostgreSQL's, created by its own

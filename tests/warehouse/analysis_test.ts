@@ -88,6 +88,7 @@ Deno.test("network_overview.sql sums the latest snapshot of every station of the
     in_service: inService.length,
     closed: latest.filter((s) => s.station_status === "fermée").length,
     out_of_service: latest.filter((s) => s.station_status === "hors_service").length,
+    stale_stations: 0,
     bikes: total((s) => s.bikes_available),
     mechanical: total((s) => s.mechanical_bikes),
     electric: total((s) => s.electric_bikes),

@@ -108,12 +108,12 @@ const failed = (results: Map<string, CheckResult>) =>
 Deno.test("every default check passes on a clean warehouse, and each result is stored with the run id", async () => {
   await using wh = await cleanWarehouse();
   const results = await runChecks(wh);
-  assert.equal(results.size, 8);
+  assert.equal(results.size, 9);
   assert.deepEqual(failed(results), []);
   const stored = await wh.query<{ n: number }>(
     "SELECT count(*)::int AS n FROM pipeline.check_results WHERE run_id = 'checks-test-run' AND passed",
   );
-  assert.equal(stored[0].n, 8);
+  assert.equal(stored[0].n, 9);
 });
 
 const crafted: Array<[string, (wh: Warehouse) => Promise<void>]> = [
@@ -207,7 +207,7 @@ Deno.test("pipeline check exits 3 when an error-severity check fails, with the t
   const run = await runCli(["check", "load"], { env: { DATABASE_URL: wh.url } });
   assert.equal(run.code, 3, run.stderr);
   const checks = run.summary.checks as CheckResult[];
-  assert.equal(checks.length, 8);
+  assert.equal(checks.length, 9);
   const freshness = checks.find((c) => c.name === "freshness")!;
   assert.equal(freshness.passed, false);
   assert.ok(Number(freshness.observed) >= 1800);
@@ -256,14 +256,14 @@ Deno.test("on a fresh embedded warehouse the project's 0008 creates the results 
       const checked = await runCli(["check", "load"], { env, unset: ["DATABASE_URL"] });
       // Nothing loaded: freshness, an error, fails; every check ran and recorded its result.
       assert.equal(checked.code, 3, checked.stderr);
-      assert.equal((checked.summary.checks as CheckResult[]).length, 8);
+      assert.equal((checked.summary.checks as CheckResult[]).length, 9);
     }
     const db = new PGlite(join(dataDir, "warehouse"));
     try {
       const { rows } = await db.query<{ n: number }>(
         "SELECT count(*)::int AS n FROM pipeline.check_results",
       );
-      assert.equal(rows[0].n, 16);
+      assert.equal(rows[0].n, 18);
       const applied = await db.query<{ name: string }>(
         "SELECT name FROM pipeline.schema_migrations WHERE scope = 'app' AND version = 8",
       );
