@@ -2,9 +2,11 @@
 DAG per warehouse, of the same shape: `velib_pipeline` (PostgreSQL) and `velib_clickhouse`.
 
 Each task is one `deno task pipeline …` command, so the DAG holds no pipeline logic and imports
-nothing from the project. The command's exit code is the task's state (0 ok, 1 failure,
-2 usage, 3 a data-quality check failed) and the last line of its stdout, a one-line JSON
-summary, is the task's XCom.
+nothing from the project but its neighbour velib_common.py. The command's exit code is the
+task's state (0 ok, 1 failure, 2 usage, 3 a data-quality check failed; only 2 and 3 are not
+retried) and the last line of its stdout, a one-line JSON summary, is the task's XCom. A task
+that fails for good emails the Variable `velib_alert_emails`'s recipients, else
+`VELIB_ALERT_EMAILS`'s, through the Airflow connection `smtp_default` (see velib_common.py).
 
 Where the project lives is resolved when a task runs, never when this file is parsed:
 the Airflow Variable `velib_project_dir`, else `VELIB_PROJECT_DIR` in the worker's
@@ -24,8 +26,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pendulum
-from airflow.providers.standard.operators.bash import BashOperator
 from airflow.sdk import DAG
+from velib_common import FailureEmail, PipelineOperator
 
 # The checkout this file sits in; the fallback when neither the Variable nor the env var is set.
 # (A versioned DAG bundle may parse a copy of dags/ elsewhere: set the Variable then.)
@@ -41,9 +43,9 @@ def velib_project_dir() -> str:
 PROJECT_DIR = "{{ var.value.get('velib_project_dir', None) or velib_project_dir() }}"
 
 
-def pipeline(task_id: str, args: str, timeout: timedelta) -> BashOperator:
+def pipeline(task_id: str, args: str, timeout: timedelta) -> PipelineOperator:
     """One `deno task pipeline <args>` run in the project directory."""
-    return BashOperator(
+    return PipelineOperator(
         task_id=task_id,
         # JSON logs go to stderr and end before the summary; Airflow reads stdout and stderr
         # as one stream and keeps its last line, so the summary is what reaches XCom.
@@ -57,6 +59,7 @@ def pipeline(task_id: str, args: str, timeout: timedelta) -> BashOperator:
         # and a skip would hide a failure, so every non-zero code fails the task.
         skip_on_exit_code=None,
         execution_timeout=timeout,
+        on_failure_callback=FailureEmail(),
     )
 
 
@@ -74,9 +77,8 @@ def load_dag(dag_id: str, load: str, warehouse: str, description: str) -> DAG:
         # run, and two runs at once would only race for the same messages.
         catchup=False,
         max_active_runs=1,
-        # Retries ride out a broker or database restart. Exit codes 2 and 3 (usage, a failed
-        # check) are retried too, since BashOperator cannot tell exit codes apart: that costs
-        # two minutes before the failure shows, and never a wrong result.
+        # Retries ride out a broker or database restart. PipelineOperator fails exit codes 2
+        # and 3 (usage, a failed check) at once: a retry would only repeat them.
         default_args={"retries": 2, "retry_delay": timedelta(minutes=1)},
         user_defined_macros={"velib_project_dir": velib_project_dir},
         tags=["velib"],

@@ -32,10 +32,9 @@ there is kept as it is; mart only moves to a newer snapshot). So the every-5-min
 velib_pipeline goes on as if the rerun had not happened. A fix to enrich therefore does not
 rewrite raw rows already loaded.
 
-Like velib_pipeline.py, this file imports nothing from the project and reads no Variable,
-metadata DB or network when parsed; the project directory is resolved when a task runs. It
-shares no module with velib_pipeline.py on purpose: each DAG file stays importable alone, and
-the main DAG stays untouched.
+Like velib_pipeline.py, this file imports nothing from the project but velib_common.py (the
+tasks' operator and failure email, the same in both DAGs), and reads no Variable, metadata DB or
+network when parsed; the project directory is resolved when a task runs.
 """
 
 from __future__ import annotations
@@ -45,8 +44,8 @@ import shlex
 from datetime import timedelta
 from pathlib import Path
 
-from airflow.providers.standard.operators.bash import BashOperator
 from airflow.sdk import DAG, Param, TriggerRule
+from velib_common import FailureEmail, PipelineOperator
 
 # The checkout this file sits in; the fallback when neither the Variable nor the env var is set.
 REPO_ROOT = str(Path(__file__).resolve().parent.parent)
@@ -79,9 +78,9 @@ WINDOW = (
 )
 
 
-def pipeline(task_id: str, stage: str, args: str, timeout: timedelta) -> BashOperator:
+def pipeline(task_id: str, stage: str, args: str, timeout: timedelta) -> PipelineOperator:
     """One `deno task pipeline <args>` run in the project directory, when `stage` is chosen."""
-    return BashOperator(
+    return PipelineOperator(
         task_id=task_id,
         # Decided when the task renders, so the rendered command shows what ran: the pipeline
         # command, or the guard. JSON logs go to stderr and end before the summary, so the
@@ -103,6 +102,7 @@ def pipeline(task_id: str, stage: str, args: str, timeout: timedelta) -> BashOpe
         # that failed. (For reload_window, which has none, the same as all_success.)
         trigger_rule=TriggerRule.NONE_FAILED,
         execution_timeout=timeout,
+        on_failure_callback=FailureEmail(),
     )
 
 
@@ -117,8 +117,7 @@ with DAG(
     # one, each gold bucket is recomputed whole, and the rerun's positions are its own. So a
     # retry after a partial reload, or a timeout, gives the same warehouse as one clean try:
     # retries ride out a broker or database restart, as in velib_pipeline. Exit 2 (a window
-    # the CLI refuses, e.g. `from` after `to`) is retried too, since BashOperator cannot tell
-    # exit codes apart: two minutes before the failure shows, and never a wrong result.
+    # the CLI refuses, e.g. `from` after `to`) and 3 (a failed check) fail at once.
     default_args={"retries": 2, "retry_delay": timedelta(minutes=1)},
     params={
         "from": Param(

@@ -5,6 +5,8 @@ Run with the venv of tools/lib/airflow.ts and its AIRFLOW_HOME:
     python probe.py shape <dags folder>          the DAGs as the DAG processor loads them
     python probe.py confs <dags folder> <dag id> <{name: conf} as JSON>
                                                  each conf validated, and the commands it renders
+    python probe.py exits <dags folder> <dag id> <task id> <{exit code: last line} as JSON>
+                                                 what the task's execute does per exit code
     python probe.py offline-import <dag file>    import the file with network and DB blocked
     python probe.py run <dag id> <logical date>  a finished run: task states and XComs
 
@@ -18,13 +20,26 @@ import os
 import sys
 
 
-def shape(dags_folder: str) -> dict:
+def dag_bag(dags_folder: str):
+    """The DAG folder as the DAG processor, the workers and `airflow dags test` load it: a bundle
+    on sys.path, so that the DAG files import their neighbour velib_common.py."""
+    from pathlib import Path
+
     # Since Airflow 3.1 the DagBag lives in airflow.dag_processing.dagbag; the old
     # airflow.models.dagbag path is a deprecated shim there.
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow.dag_processing.dagbag import BundleDagBag
 
-    bag = DagBag(dag_folder=dags_folder)
-    facts: dict = {"dag_ids": sorted(bag.dag_ids), "import_errors": dict(bag.import_errors)}
+    return BundleDagBag(dag_folder=dags_folder, bundle_path=Path(dags_folder))
+
+
+def shape(dags_folder: str) -> dict:
+    bag = dag_bag(dags_folder)
+    facts: dict = {
+        "dag_ids": sorted(bag.dag_ids),
+        "import_errors": dict(bag.import_errors),
+        # The files parsed for DAGs, by name: what .airflowignore leaves.
+        "files": sorted(os.path.basename(stat.file) for stat in bag.dagbag_stats),
+    }
     # Every DAG by id; `dag` is velib_pipeline's, as before there were two.
     facts["dags"] = {dag_id: dag_facts(dag) for dag_id, dag in sorted(bag.dags.items())}
     if "velib_pipeline" in facts["dags"]:
@@ -33,6 +48,7 @@ def shape(dags_folder: str) -> dict:
 
 
 def dag_facts(dag) -> dict:
+    from airflow.providers.standard.operators.bash import BashOperator
     from airflow.sdk.definitions._internal.types import is_arg_set
 
     return {
@@ -57,6 +73,15 @@ def dag_facts(dag) -> dict:
         "tasks": {
             task.task_id: {
                 "operator": f"{type(task).__module__}.{type(task).__name__}",
+                "is_bash_operator": isinstance(task, BashOperator),
+                # Each callback's class, and the recipients template of those with one.
+                "on_failure_callback": [
+                    {
+                        "class": f"{type(callback).__module__}.{type(callback).__name__}",
+                        "to": getattr(callback, "to", None),
+                    }
+                    for callback in task.on_failure_callback or []
+                ],
                 "bash_command": getattr(task, "bash_command", None),
                 "upstream": sorted(task.upstream_task_ids),
                 "downstream": sorted(task.downstream_task_ids),
@@ -137,12 +162,11 @@ def confs(dags_folder: str, dag_id: str, confs_json: str) -> dict:
     import tempfile
     from types import SimpleNamespace
 
-    from airflow.dag_processing.dagbag import DagBag
     from airflow.sdk.definitions._internal.types import is_arg_set
     from airflow.sdk.definitions.param import process_params
     from airflow.serialization.serialized_objects import DagSerialization
 
-    dag = DagBag(dag_folder=dags_folder).dags[dag_id]
+    dag = dag_bag(dags_folder).dags[dag_id]
     # What the scheduler and `dags test` hold: the serialized DAG, whose params the new run's
     # conf is validated against.
     scheduler_dag = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
@@ -217,6 +241,46 @@ def confs(dags_folder: str, dag_id: str, confs_json: str) -> dict:
     return results
 
 
+def exits(dags_folder: str, dag_id: str, task_id: str, cases_json: str) -> dict:
+    """For each exit code, the task's execute with a stand-in `deno` that prints the case's line
+    (the JSON summary, or anything) and exits with that code: what it returned, or raised."""
+    import shutil
+    import tempfile
+
+    from airflow.sdk.exceptions import AirflowFailException
+
+    task = dag_bag(dags_folder).dags[dag_id].get_task(task_id)
+    stub_dir = tempfile.mkdtemp(prefix="probe-deno-")
+    stub = os.path.join(stub_dir, "deno")
+    with open(stub, "w") as file:
+        file.write(
+            f"#!{sys.executable}\n"
+            "import os, sys\n"
+            "print(os.environ['PROBE_LINE'])\n"
+            "sys.exit(int(os.environ['PROBE_EXIT']))\n"
+        )
+    os.chmod(stub, 0o755)
+    # The rendered fields a worker would run with: the stand-in first on PATH, a real directory.
+    task.cwd = stub_dir
+    os.environ["PATH"] = f"{stub_dir}:{os.environ.get('PATH', '')}"
+    results: dict = {}
+    try:
+        for code, line in json.loads(cases_json).items():
+            os.environ["PROBE_EXIT"], os.environ["PROBE_LINE"] = code, line
+            try:
+                results[code] = {"returned": task.execute({"task": task})}
+            except Exception as error:  # noqa: BLE001 — reported, the test decides
+                results[code] = {
+                    "raised": type(error).__name__,
+                    # AirflowFailException fails the task at once; any other error is retried.
+                    "retried": not isinstance(error, AirflowFailException),
+                    "message": str(error),
+                }
+    finally:
+        shutil.rmtree(stub_dir, ignore_errors=True)
+    return results
+
+
 def offline_import(dag_file: str) -> dict:
     """Imports the DAG file in this fresh process with every connection refused, and says which
     were attempted. Airflow itself is first imported by the DAG file, under the same guard."""
@@ -245,6 +309,8 @@ def offline_import(dag_file: str) -> dict:
     sqlalchemy.engine.Engine.raw_connection = refuse("Engine.raw_connection")
 
     result: dict = {"imported": False, "error": None}
+    # The DAG folder on sys.path, as BundleDagBag puts it.
+    sys.path.append(os.path.dirname(os.path.abspath(dag_file)))
     try:
         name = os.path.splitext(os.path.basename(dag_file))[0]
         spec = importlib.util.spec_from_file_location(f"{name}_offline", dag_file)
@@ -305,7 +371,13 @@ def run(dag_id: str, logical_date: str) -> dict:
 
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    commands = {"shape": shape, "confs": confs, "offline-import": offline_import, "run": run}
+    commands = {
+        "shape": shape,
+        "confs": confs,
+        "exits": exits,
+        "offline-import": offline_import,
+        "run": run,
+    }
     facts = commands[command](*args)
     sys.stdout.flush()
     print(json.dumps(facts, default=str))

@@ -24,6 +24,12 @@ export const RERUN_DAG_FILE = fileURLToPath(
 
 const PROBE = fileURLToPath(new URL("./probe.py", import.meta.url));
 
+/** The operator of every task, a BashOperator subclass in dags/velib_common.py. */
+export const PIPELINE_OPERATOR = "velib_common.PipelineOperator";
+
+/** Every task's on_failure_callback: the failure email of dags/velib_common.py. */
+export const FAILURE_EMAIL = "velib_common.FailureEmail";
+
 /** Each task's upstream tasks, as the brief draws them. */
 export const UPSTREAM: Record<string, string[]> = {
   check_kafka_health: [],
@@ -52,6 +58,10 @@ export const RERUN_TASK_IDS: string[] = Object.keys(RERUN_TASKS).sort();
 /** One task as `probe.py shape` reports it. */
 export interface TaskFacts {
   operator: string;
+  /** Whether the operator is a BashOperator (or a subclass). */
+  is_bash_operator: boolean;
+  /** Each callback's class, and its recipients template when it has one. */
+  on_failure_callback: { class: string; to: string | null }[];
   bash_command: string | null;
   upstream: string[];
   downstream: string[];
@@ -99,6 +109,8 @@ export interface DagFacts {
 export interface ShapeFacts {
   dag_ids: string[];
   import_errors: Record<string, string>;
+  /** The files parsed for DAGs, by name. */
+  files: string[];
   /** Every DAG, by id. */
   dags: Record<string, DagFacts>;
   /** velib_pipeline's facts, as `dags.velib_pipeline`. */
@@ -122,6 +134,15 @@ export type ConfFacts = Record<string, {
     output: string;
   }>;
 }>;
+
+/**
+ * `probe.py exits`: per exit code of the stand-in command, what the task's execute did: return
+ * the last line (the XCom), or raise an error that fails the task, retried or not.
+ */
+export type ExitFacts = Record<
+  string,
+  { returned: string } | { raised: string; retried: boolean; message: string }
+>;
 
 /**
  * Runs `probe.py <args>` with the venv's python (and `env` on top of Airflow's) and returns its

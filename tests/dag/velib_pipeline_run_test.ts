@@ -1,7 +1,7 @@
 /**
  * The DAG run for real by `airflow dags test`: every task a `deno task pipeline …` command
  * against the test's Kafka broker and a fresh PostgreSQL database, then the same DAG with
- * PostgreSQL unreachable.
+ * PostgreSQL unreachable, whose failure email reaches a real SMTP server on loopback.
  *
  * @module
  */
@@ -12,6 +12,7 @@ import { scratchDatabase } from "../../plugins/sink-postgres/testing.ts";
 import { ensureAirflow } from "../../tools/lib/airflow.ts";
 import { reserveFreePorts } from "../../tools/lib/proc.ts";
 import { captureSnapshots } from "../support/fixtures.ts";
+import { startMailServer } from "./mail_server.ts";
 import {
   dagsTest,
   ingestTwoCycles,
@@ -115,8 +116,9 @@ Deno.test("airflow dags test runs velib_pipeline end to end, and stops before co
   );
 
   await t.step(
-    "with PostgreSQL unreachable, check_dwh_health fails and nothing downstream runs",
+    "with PostgreSQL unreachable, check_dwh_health fails after its retries, nothing downstream runs, and one email names the DAG, task, run and error",
     async () => {
+      await using mail = await startMailServer();
       // A port nothing listens on: reserved then released, so connections are refused at once,
       // as from a stopped server.
       const [closedPort] = reserveFreePorts(1);
@@ -132,6 +134,8 @@ Deno.test("airflow dags test runs velib_pipeline end to end, and stops before co
             DATABASE_URL: unreachable.href,
             KAFKA_BROKERS: kafkaBrokers,
             VELIB_PROJECT_DIR: REPO_ROOT,
+            AIRFLOW_CONN_SMTP_DEFAULT: mail.airflowConnection,
+            VELIB_ALERT_EMAILS: "ops@velib.test, oncall@velib.test",
           },
         },
       );
@@ -146,11 +150,33 @@ Deno.test("airflow dags test runs velib_pipeline end to end, and stops before co
         compute_station_rank: "upstream_failed",
         data_quality_check: "upstream_failed",
       }, output);
-      // Failed after its 2 retries, each as refused as the first.
+      // Failed (exit 1) after its 2 retries, each as refused as the first.
       assert.equal(facts.tasks.check_dwh_health.try_number, 3, output);
       assert.equal(facts.state, "failed");
       assert.notEqual(code, 0, output);
       assert.equal(facts.xcom.consume_kafka_batch, undefined);
+
+      // One email, when the task failed for good: not per try, not for the tasks it held back.
+      const messages = await mail.messages();
+      assert.equal(messages.length, 1, JSON.stringify(messages));
+      const [message] = messages;
+      assert.deepEqual(message.rcpt_tos, ["ops@velib.test", "oncall@velib.test"]);
+      assert.equal(message.mail_from, "airflow@velib.test");
+      assert.equal(
+        message.subject,
+        `Airflow: velib_pipeline.check_dwh_health failed in run ${facts.run_id}`,
+      );
+      const { text } = message;
+      assert.match(text, /Task check_dwh_health of DAG velib_pipeline failed in run /);
+      assert.ok(text.includes(`failed in run ${facts.run_id}, at try 3 of 3.`), text);
+      // The error line of the command's JSON summary, the unreachable port in it.
+      assert.ok(
+        text.includes(
+          `\`deno task pipeline\` exited 1: postgres: Could not connect to PostgreSQL at ` +
+            `127.0.0.1:${closedPort}`,
+        ),
+        text,
+      );
     },
   );
 });

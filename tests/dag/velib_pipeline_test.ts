@@ -1,51 +1,23 @@
 /**
  * `dags/velib_pipeline.py` as Airflow's DAG processor loads it: no import error, its two load
  * DAGs (PostgreSQL's and ClickHouse's) each with the seven tasks and their order, the schedule
- * and retry settings, the commands, and an import that touches neither the network nor the
- * metadata DB.
+ * and retry settings, the commands, the failure email, and an import that touches neither the
+ * network nor the metadata DB.
  *
  * @module
  */
 import assert from "node:assert/strict";
 import { DAGS_FOLDER, ensureAirflow } from "../../tools/lib/airflow.ts";
-import { DAG_FILE, probe, REPO_ROOT, TASK_IDS, UPSTREAM } from "./support.ts";
-
-interface TaskFacts {
-  operator: string;
-  bash_command: string | null;
-  upstream: string[];
-  downstream: string[];
-  retries: number;
-  retry_delay_seconds: number;
-  execution_timeout_seconds: number | null;
-  append_env: boolean | null;
-  skip_on_exit_code: number[];
-  do_xcom_push: boolean;
-  trigger_rule: string;
-}
-
-interface DagShape {
-  schedule: string;
-  interval_seconds: number[];
-  catchup: boolean;
-  max_active_runs: number;
-  start_date: string | null;
-  project_dir: {
-    template: string;
-    default: string;
-    env: string;
-    variable: string;
-    same_for_all_tasks: boolean;
-  };
-  tasks: Record<string, TaskFacts>;
-}
-
-interface ShapeFacts {
-  dag_ids: string[];
-  import_errors: Record<string, string>;
-  dag?: DagShape;
-  dags: Record<string, DagShape>;
-}
+import {
+  DAG_FILE,
+  FAILURE_EMAIL,
+  PIPELINE_OPERATOR,
+  probe,
+  REPO_ROOT,
+  type ShapeFacts,
+  TASK_IDS,
+  UPSTREAM,
+} from "./support.ts";
 
 /**
  * What each task runs after `deno task pipeline`, and its execution_timeout in seconds, for a
@@ -66,8 +38,6 @@ const LOAD_DAGS = [
   { id: "velib_pipeline", load: "load", warehouse: "postgres" },
   { id: "velib_clickhouse", load: "load-clickhouse", warehouse: "clickhouse" },
 ];
-
-const BASH_OPERATOR = "airflow.providers.standard.operators.bash.BashOperator";
 
 /** The DagBag's view of dags/, read once for the tests below (each read starts Airflow: 4 s). */
 let shapeFacts: Promise<ShapeFacts> | undefined;
@@ -103,7 +73,9 @@ for (const { id: dagId, load, warehouse } of LOAD_DAGS) {
         "all_success",
         `${id}: runs only when all upstream succeeded`,
       );
-      assert.equal(task.operator, BASH_OPERATOR, `${id}: operator`);
+      assert.equal(task.operator, PIPELINE_OPERATOR, `${id}: operator`);
+      assert.equal(task.is_bash_operator, true, `${id}: a BashOperator`);
+      // Exit codes 1, 130 and 143 are retried; velib_common_test.ts shows 2 and 3 are not.
       assert.equal(task.retries, 2, `${id}: retries`);
       assert.equal(task.retry_delay_seconds, 60, `${id}: retry_delay`);
       const [args, timeout] = COMMANDS[id];
@@ -115,9 +87,32 @@ for (const { id: dagId, load, warehouse } of LOAD_DAGS) {
       assert.equal(task.append_env, true, `${id}: must inherit the worker's environment`);
       assert.deepEqual(task.skip_on_exit_code, [], `${id}: no exit code may mean "skipped"`);
       assert.equal(task.do_xcom_push, true, `${id}: the JSON summary goes to XCom`);
+      assert.deepEqual(
+        task.on_failure_callback.map((callback) => callback.class),
+        [FAILURE_EMAIL],
+        `${id}: emails when it fails`,
+      );
     }
   });
 }
+
+Deno.test("every task's failure email reads its recipients from the Variable velib_alert_emails when the task fails", async () => {
+  const { dags } = await loadShape();
+  for (const dag of Object.values(dags)) {
+    for (const [id, task] of Object.entries(dag.tasks)) {
+      const [{ to }] = task.on_failure_callback;
+      // A template: rendered when the task fails, never when the file is parsed. (Without the
+      // Variable, VELIB_ALERT_EMAILS: the runs in velib_pipeline_run_test.ts and
+      // velib_rerun_run_test.ts send to each, and to neither when neither is set.)
+      assert.equal(to, "{{ var.value.get('velib_alert_emails', '') }}", id);
+    }
+  }
+});
+
+Deno.test("dags/velib_common.py is imported by the DAG files but not parsed for DAGs", async () => {
+  const { files } = await loadShape();
+  assert.deepEqual(files, ["velib_pipeline.py", "velib_rerun.py"]);
+});
 
 Deno.test("velib_pipeline runs in the Variable's directory, else VELIB_PROJECT_DIR's, else the repo root", async () => {
   const { dag } = await loadShape();

@@ -2,8 +2,10 @@
  * The rerun DAG run for real by `airflow dags test`: every task a `deno task pipeline …`
  * command against the test's Kafka broker and a fresh PostgreSQL database. A window of synthetic
  * cycles reloaded from Kafka with all stages; the gold tables rebuilt alone after they were
- * lost; a window that ends before it starts refused by reload_window; and a conf the params
- * refuse, which creates no run at all.
+ * lost; a window that ends before it starts refused by reload_window (exit 2, not retried, and
+ * no email without recipients); the checks alone on an empty warehouse (exit 3, not retried, an
+ * email to the Variable's recipients); and a conf the params refuse, which creates no run at all.
+ * All of it with a real SMTP server on loopback as Airflow's `smtp_default`.
  *
  * The topic holds 6 synthetic cycles (the real stations, seeded synthetic counts; see
  * tests/support/backlog.ts), one a minute as ingest publishes them and ending before now, so
@@ -21,6 +23,7 @@ import { committedOffsets } from "../../plugins/kafka/test_support.ts";
 import { scratchDatabase } from "../../plugins/sink-postgres/testing.ts";
 import { ensureAirflow } from "../../tools/lib/airflow.ts";
 import { publishBacklog } from "../support/backlog.ts";
+import { startMailServer } from "./mail_server.ts";
 import { dagsTest, logicalDate, REPO_ROOT, RERUN_TASK_IDS, SHORT_RETRY_DELAY } from "./support.ts";
 
 const STATIONS = 1471;
@@ -54,10 +57,11 @@ function states(state: string, others: Record<string, string> = {}): Record<stri
   return Object.fromEntries(RERUN_TASK_IDS.map((id) => [id, others[id] ?? state]));
 }
 
-Deno.test("airflow dags test runs velib_rerun: a window reloaded, gold rebuilt alone, an empty window and a bad conf refused", async (t) => {
+Deno.test("airflow dags test runs velib_rerun: a window reloaded, gold rebuilt alone, an empty window, a failed check and a bad conf refused", async (t) => {
   const brokers = requiredEnv("KAFKA_BROKERS", "a Kafka broker");
   await using database = await scratchDatabase();
   await using airflow = await ensureAirflow({ localSettings: SHORT_RETRY_DELAY });
+  await using mail = await startMailServer();
 
   // Cycles 0…5, the last one 30 s ago; the window takes cycles 1, 2 and 3.
   const topic = uniqueName("velib-rerun-dag");
@@ -85,6 +89,8 @@ Deno.test("airflow dags test runs velib_rerun: a window reloaded, gold rebuilt a
     PIPELINE_CONFIG: config.path,
     LOAD_TOPIC: topic,
     LOAD_GROUP: group,
+    // Every run can send mail; who to is up to each step (neither recipient source is set yet).
+    AIRFLOW_CONN_SMTP_DEFAULT: mail.airflowConnection,
   };
 
   const client = new pg.Client({ connectionString: database.url });
@@ -210,10 +216,10 @@ Deno.test("airflow dags test runs velib_rerun: a window reloaded, gold rebuilt a
     );
 
     await t.step(
-      "with `from` after `to`, reload_window fails with exit 2 and writes nothing; nothing after it runs",
+      "with `from` after `to`, reload_window fails with exit 2 at once and writes nothing; nothing after it runs; no recipient, no email",
       async () => {
         const rawBefore = await rawCycles();
-        const { code, facts, states: got, output } = await dagsTest(
+        const { code, facts, states: got, output, log } = await dagsTest(
           airflow,
           "velib_rerun",
           logicalDate(10),
@@ -224,13 +230,66 @@ Deno.test("airflow dags test runs velib_rerun: a window reloaded, gold rebuilt a
           states("upstream_failed", { reload_window: "failed" }),
           output,
         );
-        // Its 2 retries were refused alike: a bad request stays one.
-        assert.equal(facts?.tasks.reload_window.try_number, 3, output);
+        // Not retried: a bad request stays one.
+        assert.equal(facts?.tasks.reload_window.try_number, 1, output);
+        assert.equal(facts?.tasks.reload_window.max_tries, 2, output);
         assert.equal(facts?.state, "failed", output);
         assert.notEqual(code, 0, output);
-        assert.match(output, /exit code 2\b|"exitCode":2\b/, output);
+        assert.match(log, /`deno task pipeline` exited 2 \(a usage error: not retried\): /, output);
         assert.equal(facts?.xcom.reload_window, undefined);
         assert.deepEqual(await rawCycles(), rawBefore);
+        // Neither the Variable nor VELIB_ALERT_EMAILS: a log line, and no email attempted.
+        assert.match(log, /No failure email sent: neither the Variable velib_alert_emails/, output);
+        assert.deepEqual(await mail.messages(), []);
+      },
+    );
+
+    await t.step(
+      'with stages ["checks"] on an empty warehouse, data_quality_check fails with exit 3 at once and emails the Variable\'s recipients',
+      async () => {
+        await using empty = await scratchDatabase();
+        const set = await airflow.run(["variables", "set", "velib_alert_emails", "dq@velib.test"]);
+        assert.equal(set.code, 0, set.stdout + set.stderr);
+        const { code, facts, states: got, output } = await dagsTest(
+          airflow,
+          "velib_rerun",
+          logicalDate(15),
+          {
+            // The Variable wins over the env var.
+            env: { ...env, DATABASE_URL: empty.url, VELIB_ALERT_EMAILS: "not-me@velib.test" },
+            conf: { ...window, stages: ["checks"] },
+          },
+        );
+        assert.deepEqual(
+          got,
+          states("skipped", { data_quality_check: "failed" }),
+          output,
+        );
+        // Not retried: the same checks on the same warehouse would fail the same way.
+        assert.equal(facts?.tasks.data_quality_check.try_number, 1, output);
+        assert.equal(facts?.tasks.data_quality_check.max_tries, 2, output);
+        assert.equal(facts?.state, "failed", output);
+        assert.notEqual(code, 0, output);
+
+        const messages = await mail.messages();
+        assert.equal(messages.length, 1, JSON.stringify(messages));
+        const [message] = messages;
+        assert.deepEqual(message.rcpt_tos, ["dq@velib.test"]);
+        assert.equal(
+          message.subject,
+          `Airflow: velib_rerun.data_quality_check failed in run ${facts!.run_id}`,
+        );
+        assert.ok(
+          message.text.includes(
+            `Task data_quality_check of DAG velib_rerun failed in run ${facts!.run_id}, ` +
+              "at try 1 of 3.",
+          ),
+          message.text,
+        );
+        assert.match(
+          message.text,
+          /`deno task pipeline` exited 3 \(a data-quality check failed: not retried\): check freshness failed: .*no snapshot loaded yet/,
+        );
       },
     );
 

@@ -1,8 +1,9 @@
 /**
  * `dags/velib_rerun.py` as Airflow's DAG processor loads it, beside `dags/velib_pipeline.py`:
  * both DAGs without an import error, the rerun triggered by hand only, its params and their
- * schema, its four tasks, their order and trigger rules, the commands a conf renders (quoted,
- * or the skip of a stage left out), and an import that touches neither network nor metadata DB.
+ * schema, its four tasks, their order, trigger rules and failure email, the commands a conf
+ * renders (quoted, or the skip of a stage left out), and an import that touches neither network
+ * nor metadata DB.
  *
  * @module
  */
@@ -10,6 +11,8 @@ import assert from "node:assert/strict";
 import { DAGS_FOLDER, ensureAirflow } from "../../tools/lib/airflow.ts";
 import {
   type ConfFacts,
+  FAILURE_EMAIL,
+  PIPELINE_OPERATOR,
   probe,
   REPO_ROOT,
   RERUN_DAG_FILE,
@@ -18,7 +21,6 @@ import {
   type ShapeFacts,
 } from "./support.ts";
 
-const BASH_OPERATOR = "airflow.providers.standard.operators.bash.BashOperator";
 const FROM = "2025-10-18T01:00:00Z";
 const TO = "2025-10-18T03:00:00+02:00";
 
@@ -192,7 +194,7 @@ Deno.test("velib_rerun refuses a bad conf when the run is created, before any ta
   }
 });
 
-Deno.test("velib_rerun has 4 tasks in order: reload, then gold rebuild and ranking side by side, then checks; none_failed, 99 = skipped", async () => {
+Deno.test("velib_rerun has 4 tasks in order: reload, then gold rebuild and ranking side by side, then checks; none_failed, 99 = skipped, an email on failure", async () => {
   const dag = await rerunDag();
   assert.deepEqual(Object.keys(dag.tasks).sort(), RERUN_TASK_IDS);
   for (const [id, task] of Object.entries(dag.tasks)) {
@@ -201,7 +203,13 @@ Deno.test("velib_rerun has 4 tasks in order: reload, then gold rebuild and ranki
     assert.deepEqual(task.downstream, downstream, `${id}: downstream`);
     // Runs after upstreams that succeeded or were skipped (a stage left out), not failed.
     assert.equal(task.trigger_rule, "none_failed", `${id}: trigger rule`);
-    assert.equal(task.operator, BASH_OPERATOR, `${id}: operator`);
+    assert.equal(task.operator, PIPELINE_OPERATOR, `${id}: operator`);
+    assert.equal(task.is_bash_operator, true, `${id}: a BashOperator`);
+    assert.deepEqual(
+      task.on_failure_callback.map((callback) => callback.class),
+      [FAILURE_EMAIL],
+      `${id}: emails when it fails`,
+    );
     assert.deepEqual(task.skip_on_exit_code, [99], `${id}: the stage guard's exit code`);
     assert.equal(task.retries, 2, `${id}: retries`);
     assert.equal(task.retry_delay_seconds, 60, `${id}: retry_delay`);

@@ -19,9 +19,14 @@ import { ensureVenv, type Venv } from "./venv.ts";
 export const AIRFLOW_VERSION = "3.3.2";
 /** The standard provider (BashOperator), released alongside it. */
 export const PROVIDERS_STANDARD_VERSION = "1.21.0";
+/**
+ * The SMTP provider (SmtpNotifier, the DAGs' failure emails). Airflow's core depends on it
+ * already; a requirement of its own, since the DAGs import it.
+ */
+export const PROVIDERS_SMTP_VERSION = "3.2.0";
 
 /**
- * Every package of the install, pinned: what pip resolved for the two requirements above on
+ * Every package of the install, pinned: what pip resolved for the requirements above on
  * Python 3.11 (`pip freeze`). Airflow's own constraint files live on GitHub, which CI may not
  * reach, so these play their part: a later release of some dependency cannot break a fresh
  * install. To upgrade: install the new versions in a scratch venv and paste its `pip freeze`.
@@ -129,6 +134,7 @@ export async function ensureAirflow(options: EnsureAirflowOptions = {}): Promise
     wanted: {
       airflow: AIRFLOW_VERSION,
       providersStandard: PROVIDERS_STANDARD_VERSION,
+      providersSmtp: PROVIDERS_SMTP_VERSION,
       constraintsSha256: sha256(CONSTRAINTS.join("\n")),
     },
     pipArgs: async (cacheDir) => {
@@ -139,6 +145,7 @@ export async function ensureAirflow(options: EnsureAirflowOptions = {}): Promise
         constraints,
         `apache-airflow==${AIRFLOW_VERSION}`,
         `apache-airflow-providers-standard==${PROVIDERS_STANDARD_VERSION}`,
+        `apache-airflow-providers-smtp==${PROVIDERS_SMTP_VERSION}`,
       ];
     },
     installNote: "about a minute",
