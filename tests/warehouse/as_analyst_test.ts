@@ -1,0 +1,28 @@
+import assert from "node:assert/strict";
+import { sqlState, warehouse } from "./support.ts";
+
+const AS_ANALYST = "SELECT row FROM pipeline.as_analyst($1) AS row";
+
+Deno.test("pipeline.as_analyst runs a query as velib_analyst and returns each row as JSON", async () => {
+  await using wh = await warehouse();
+  const rows = await wh.query(AS_ANALYST, ["SELECT current_user AS who, 1.50::numeric AS n"]);
+  assert.deepEqual(rows, [{ row: { who: "velib_analyst", n: 1.5 } }]);
+  const [after] = await wh.query<{ who: string }>("SELECT current_user AS who");
+  assert.notEqual(after.who, "velib_analyst");
+});
+
+Deno.test("pipeline.as_analyst refuses to write, even to a table the analyst may read", async () => {
+  await using wh = await warehouse();
+  await assert.rejects(
+    wh.query(AS_ANALYST, [
+      "WITH d AS (DELETE FROM pipeline.dead_letters RETURNING id) SELECT * FROM d",
+    ]),
+    (e) => ["42501", "0A000"].includes(sqlState(e)!),
+  );
+});
+
+Deno.test("pipeline.as_analyst takes a query whose last line is a comment", async () => {
+  await using wh = await warehouse();
+  const rows = await wh.query(AS_ANALYST, ["SELECT 1 AS one -- the end"]);
+  assert.deepEqual(rows, [{ row: { one: 1 } }]);
+});
