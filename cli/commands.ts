@@ -13,6 +13,7 @@ import { getLogger } from "@logtape/logtape";
 import { deadLetters } from "./dead_letters.ts";
 import { plugins } from "./plugins.ts";
 import { formatReport } from "./report.ts";
+import { htmlReport, OUT_HELP, reportTarget, writeHtmlReport } from "./report_html.ts";
 import {
   requireSeekable,
   rerun,
@@ -94,6 +95,7 @@ export const COMMANDS: Record<string, Command> = {
   batch: runCommand("batch"),
   rerun,
   "dead-letters": deadLetters,
+  report: htmlReport,
   plugins,
   validate: {
     summary: "check the config without connecting to anything",
@@ -134,9 +136,12 @@ ${OPTIONS_HELP}`,
 
 Runs one full cycle of a pipeline in batch mode: its source, transforms and sinks, then its
 steps and checks. Without a name it runs the config's default (\`run: { pipeline }\`). Then it
-prints the summary the pipeline's \`report\` declares, from the rows of its steps.
+prints the summary the pipeline's \`report\` declares, from the rows of its steps; with one, it
+also writes the HTML report of its warehouse (see \`deno task pipeline report --help\`) and
+prints its path.
 
 ${METRICS_FILE_HELP}
+${OUT_HELP}
 
 ${OPTIONS_HELP}
 
@@ -155,6 +160,7 @@ ${EXIT_CODE_HELP}`,
         });
       }
       const pipeline = config.pipeline(name);
+      const target = reportTarget(options);
       const result = await execute(
         pipeline,
         { mode: "batch" },
@@ -165,6 +171,12 @@ ${EXIT_CODE_HELP}`,
       if (done && report !== undefined) {
         const text = formatReport(report, result);
         if (text !== undefined) console.log(text);
+      }
+      // Beside the summary: the pipelines that print one are those the page is about.
+      if (done && report !== undefined && pipeline.warehouse !== undefined) {
+        const { path } = await writeHtmlReport(pipeline, target);
+        console.log(`Report: ${path}`);
+        return { command: "run", ...result, report: path };
       }
       return { command: "run", ...result };
     },

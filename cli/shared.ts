@@ -33,6 +33,8 @@ export const COMMAND_FLAGS = {
   reason: { type: "string", commands: ["dead-letters"] },
   metrics: { type: "string", commands: ["stream"] },
   "metrics-file": { type: "string", commands: ["batch", "run", "rerun"] },
+  out: { type: "string", commands: ["report", "run"] },
+  tiles: { type: "string", commands: ["report", "run"] },
 } as const;
 
 /** A flag of {@linkcode COMMAND_FLAGS}. */
@@ -60,6 +62,10 @@ export interface GlobalOptions {
   metrics?: string;
   /** `--metrics-file <path>`: write the metrics there when the run ends. */
   "metrics-file"?: string;
+  /** `report --out <file.html>`, `run --out`: where the HTML report goes. */
+  out?: string;
+  /** `report --tiles <url>`, `run --tiles`: the `{z}/{x}/{y}` tiles of the report's map. */
+  tiles?: string;
 }
 
 /** The `--help` lines of `--metrics`. */
