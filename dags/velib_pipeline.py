@@ -7,6 +7,8 @@ task's state (0 ok, 1 failure, 2 usage, 3 a data-quality check failed; only 2 an
 retried) and the last line of its stdout, a one-line JSON summary, is the task's XCom. A task
 that fails for good emails the Variable `velib_alert_emails`'s recipients, else
 `VELIB_ALERT_EMAILS`'s, through the Airflow connection `smtp_default` (see velib_common.py).
+With `VELIB_REPORT_DIR` set, `velib_pipeline` ends with `write_report`, the analysts' HTML
+report, written to `$VELIB_REPORT_DIR/velib_report.html`.
 
 Where the project lives is resolved when a task runs, never when this file is parsed:
 the Airflow Variable `velib_project_dir`, else `VELIB_PROJECT_DIR` in the worker's
@@ -22,6 +24,7 @@ environment.
 from __future__ import annotations
 
 import os
+import shlex
 from datetime import timedelta
 from pathlib import Path
 
@@ -43,10 +46,13 @@ def velib_project_dir() -> str:
 PROJECT_DIR = "{{ var.value.get('velib_project_dir', None) or velib_project_dir() }}"
 
 
-def pipeline(task_id: str, args: str, timeout: timedelta) -> PipelineOperator:
+def pipeline(
+    task_id: str, args: str, timeout: timedelta, trigger_rule: str = "all_success"
+) -> PipelineOperator:
     """One `deno task pipeline <args>` run in the project directory."""
     return PipelineOperator(
         task_id=task_id,
+        trigger_rule=trigger_rule,
         # JSON logs go to stderr and end before the summary; Airflow reads stdout and stderr
         # as one stream and keeps its last line, so the summary is what reaches XCom.
         bash_command=f"deno task pipeline {args} --log-format json",
@@ -110,6 +116,15 @@ def load_dag(dag_id: str, load: str, warehouse: str, description: str) -> DAG:
 
         # Gold only from a successful load (the default all_success trigger rule), checks last.
         [kafka_health, dwh_health] >> consume >> gold >> quality
+
+        # The analysts' HTML report, when VELIB_REPORT_DIR names a folder for it (an env var of
+        # the DAG processor and the workers: read at parse time, which stays cheap and offline).
+        # PostgreSQL's DAG only, which the report reads. After the checks whatever they found:
+        # a failed check is when analysts want the page. It replaces one file, atomically.
+        report_dir = os.environ.get("VELIB_REPORT_DIR")
+        if report_dir and warehouse == "postgres":
+            out = shlex.quote(os.path.join(report_dir, "velib_report.html"))
+            quality >> pipeline("write_report", f"report {load} --out {out}", minutes, "all_done")
     return dag
 
 

@@ -96,6 +96,27 @@ for (const { id: dagId, load, warehouse } of LOAD_DAGS) {
   });
 }
 
+Deno.test("with VELIB_REPORT_DIR set, velib_pipeline ends with write_report after the checks, whatever they found", async () => {
+  await using airflow = await ensureAirflow({ database: false });
+  const facts = await probe<ShapeFacts>(airflow, ["shape", DAGS_FOLDER], {
+    VELIB_REPORT_DIR: "/srv/velib reports",
+  });
+  const { tasks } = facts.dags.velib_pipeline;
+  assert.deepEqual(Object.keys(tasks).sort(), [...TASK_IDS, "write_report"].sort());
+  const report = tasks.write_report;
+  assert.deepEqual(report.upstream, ["data_quality_check"]);
+  assert.equal(report.trigger_rule, "all_done");
+  assert.ok(
+    report.bash_command?.startsWith(
+      "deno task pipeline report load --out '/srv/velib reports/velib_report.html'",
+    ),
+    report.bash_command ?? "none",
+  );
+  assert.equal(report.operator, PIPELINE_OPERATOR);
+  // ClickHouse's DAG has no report: the report reads PostgreSQL.
+  assert.deepEqual(Object.keys(facts.dags.velib_clickhouse.tasks).sort(), TASK_IDS);
+});
+
 Deno.test("every task's failure email reads its recipients from the Variable velib_alert_emails when the task fails", async () => {
   const { dags } = await loadShape();
   for (const dag of Object.values(dags)) {
