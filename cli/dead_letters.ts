@@ -5,21 +5,11 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
 import { loadConfig } from "../core/config.ts";
-import { BadRequest, describeError, PipelineError } from "../core/errors.ts";
-import { literal } from "../core/log.ts";
 import { parseInstant } from "../core/range.ts";
 import { redact } from "../core/redact.ts";
-import { retry } from "../core/retry.ts";
 import { EXIT_CODES } from "../core/runner.ts";
-import type {
-  ComponentContext,
-  DeadLetter,
-  DeadLetterFilter,
-  Pipeline,
-  Sink,
-} from "../core/types.ts";
+import type { DeadLetter, DeadLetterFilter, Pipeline, Sink } from "../core/types.ts";
 import {
   type Command,
   execute,
@@ -28,6 +18,7 @@ import {
   OPTIONS_HELP,
   pipelineArgument,
   UsageError,
+  withConnected,
 } from "./shared.ts";
 
 const COMMAND = "dead-letters";
@@ -171,43 +162,11 @@ async function list(
   filter: DeadLetterFilter,
 ): Promise<Outcome> {
   const sink = deadLetterSink(pipeline, "list");
-  const { name } = pipeline.deadLetter;
-  const logger = getLogger(["pipeline", pipeline.name, name]);
-  const signal = new AbortController().signal;
-  const ctx: ComponentContext = {
-    pipeline: pipeline.name,
-    runId: crypto.randomUUID(),
-    positions: pipeline.name,
-    mode: "batch",
-    logger,
-    signal,
-  };
-  const policy = pipeline.runtime.connectRetry;
-  let letters: DeadLetter[];
-  try {
-    try {
-      await retry(() => sink.connect?.(ctx) ?? Promise.resolve(), policy, {
-        onRetry: ({ error, attempt, delayMs }) =>
-          logger.warn(
-            `Could not connect ${name} (attempt ${attempt} of ${policy.attempts}): ` +
-              `${literal(describeError(error).message)} Retrying in ${delayMs} ms.`,
-          ),
-      });
-    } catch (error) {
-      if (error instanceof BadRequest) throw error;
-      const cause = describeError(error);
-      throw new PipelineError(
-        `Could not connect ${name} after ${policy.attempts} attempt(s): ${cause.message}`,
-        {
-          hint: cause.hint ?? "Check that the service is up and that its address is right.",
-          cause: error,
-        },
-      );
-    }
-    letters = await sink.listDeadLetters!(filter, signal);
-  } finally {
-    await sink.close?.();
-  }
+  const letters = await withConnected(
+    pipeline,
+    { name: pipeline.deadLetter.name, component: sink },
+    (sink, signal) => sink.listDeadLetters!(filter, signal),
+  );
   for (const letter of letters) console.log(letterLine(letter));
   const replayed = letters.filter((letter) => letter.replayed !== undefined).length;
   return {

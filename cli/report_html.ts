@@ -5,15 +5,11 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
 import { mkdir } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { loadConfig } from "../core/config.ts";
-import { BadRequest, describeError, PipelineError } from "../core/errors.ts";
-import { literal } from "../core/log.ts";
-import { retry } from "../core/retry.ts";
 import { EXIT_CODES } from "../core/runner.ts";
-import type { ComponentContext, Pipeline } from "../core/types.ts";
+import type { Pipeline } from "../core/types.ts";
 import { buildReport, requirePostgres } from "../report/mod.ts";
 import { writeAtomically } from "./metrics.ts";
 import {
@@ -22,6 +18,7 @@ import {
   OPTIONS_HELP,
   pipelineArgument,
   UsageError,
+  withConnected,
 } from "./shared.ts";
 
 /** Where the page goes without `--out`: the local state folder, which git ignores. */
@@ -89,48 +86,13 @@ export async function writeHtmlReport(
       hint: "Name a pipeline with a PostgreSQL `warehouse`, e.g. local or load.",
     });
   }
-  const { name, component } = warehouse;
-  requirePostgres(component);
-  const logger = getLogger(["pipeline", pipeline.name, name]);
-  const signal = new AbortController().signal;
-  const ctx: ComponentContext = {
-    pipeline: pipeline.name,
-    runId: crypto.randomUUID(),
-    positions: pipeline.name,
-    mode: "batch",
-    logger,
-    signal,
-  };
-  const policy = pipeline.runtime.connectRetry;
-  let html: string;
-  try {
-    try {
-      await retry(() => component.connect?.(ctx) ?? Promise.resolve(), policy, {
-        onRetry: ({ error, attempt, delayMs }) =>
-          logger.warn(
-            `Could not connect ${name} (attempt ${attempt} of ${policy.attempts}): ` +
-              `${literal(describeError(error).message)} Retrying in ${delayMs} ms.`,
-          ),
-      });
-    } catch (error) {
-      if (error instanceof BadRequest) throw error;
-      const cause = describeError(error);
-      throw new PipelineError(
-        `Could not connect ${name} after ${policy.attempts} attempt(s): ${cause.message}`,
-        {
-          hint: cause.hint ?? "Check that the service is up and that its address is right.",
-          cause: error,
-        },
-      );
-    }
-    html = await buildReport(
-      component,
-      signal,
-      target.tiles === undefined ? {} : { tiles: target.tiles },
-    );
-  } finally {
-    await component.close?.();
-  }
+  requirePostgres(warehouse.component);
+  const html = await withConnected(
+    pipeline,
+    warehouse,
+    (component, signal) =>
+      buildReport(component, signal, target.tiles === undefined ? {} : { tiles: target.tiles }),
+  );
   const path = resolve(target.out);
   await mkdir(dirname(path), { recursive: true });
   await writeAtomically(path, html);

@@ -13,9 +13,11 @@ import {
   SHUTDOWN_SIGNALS,
   ShutdownRequested,
 } from "../core/errors.ts";
+import { literal } from "../core/log.ts";
 import { RunMetrics } from "../core/metrics.ts";
+import { retry } from "../core/retry.ts";
 import { type RunOptions, runPipeline } from "../core/runner.ts";
-import type { Lifecycle, Named, Pipeline, RunResult } from "../core/types.ts";
+import type { ComponentContext, Lifecycle, Named, Pipeline, RunResult } from "../core/types.ts";
 import { buildInfo, parseListen, serveMetrics, writeAtomically } from "./metrics.ts";
 import { printRunResult, progressPrinter, type Summary } from "./output.ts";
 
@@ -297,4 +299,58 @@ export function componentsOf(pipeline: Pipeline): Named<Lifecycle>[] {
   ];
   const seen = new Set<Lifecycle>();
   return all.filter(({ component }) => !seen.has(component) && seen.add(component));
+}
+
+/**
+ * Connects one component of `pipeline` alone, as the runner would (with its connect retries),
+ * hands it to `use` with the signal of the call, and closes it: for the commands that read a
+ * warehouse without running the pipeline.
+ *
+ * @example
+ * ```ts ignore
+ * const letters = await withConnected(pipeline, pipeline.deadLetter, (sink, signal) =>
+ *   sink.listDeadLetters!({}, signal)
+ * );
+ * ```
+ */
+export async function withConnected<C extends Lifecycle, T>(
+  pipeline: Pipeline,
+  { name, component }: Named<C>,
+  use: (component: C, signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const logger = getLogger(["pipeline", pipeline.name, name]);
+  const signal = new AbortController().signal;
+  const ctx: ComponentContext = {
+    pipeline: pipeline.name,
+    runId: crypto.randomUUID(),
+    positions: pipeline.name,
+    mode: "batch",
+    logger,
+    signal,
+  };
+  const policy = pipeline.runtime.connectRetry;
+  try {
+    try {
+      await retry(() => component.connect?.(ctx) ?? Promise.resolve(), policy, {
+        onRetry: ({ error, attempt, delayMs }) =>
+          logger.warn(
+            `Could not connect ${name} (attempt ${attempt} of ${policy.attempts}): ` +
+              `${literal(describeError(error).message)} Retrying in ${delayMs} ms.`,
+          ),
+      });
+    } catch (error) {
+      if (error instanceof BadRequest) throw error;
+      const cause = describeError(error);
+      throw new PipelineError(
+        `Could not connect ${name} after ${policy.attempts} attempt(s): ${cause.message}`,
+        {
+          hint: cause.hint ?? "Check that the service is up and that its address is right.",
+          cause: error,
+        },
+      );
+    }
+    return await use(component, signal);
+  } finally {
+    await component.close?.();
+  }
 }
