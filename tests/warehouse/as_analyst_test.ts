@@ -13,12 +13,27 @@ Deno.test("pipeline.as_analyst runs a query as velib_analyst and returns each ro
 
 Deno.test("pipeline.as_analyst refuses to write, even to a table the analyst may read", async () => {
   await using wh = await warehouse();
-  await assert.rejects(
-    wh.query(AS_ANALYST, [
-      "WITH d AS (DELETE FROM pipeline.dead_letters RETURNING id) SELECT * FROM d",
-    ]),
-    (e) => ["42501", "0A000"].includes(sqlState(e)!),
+  const [{ n: before }] = await wh.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM pipeline.dead_letters",
   );
+  for (
+    const write of [
+      "SELECT query_to_xml('DELETE FROM pipeline.dead_letters', false, false, '') AS x",
+      // Back to the caller's own role first: the transaction is still read-only.
+      "SELECT set_config('role', 'none', true) AS r, " +
+      "query_to_xml('DELETE FROM pipeline.dead_letters', false, false, '') AS x",
+    ]
+  ) {
+    await assert.rejects(
+      wh.query(AS_ANALYST, [write]),
+      (e) => ["42501", "25006", "0A000"].includes(sqlState(e)!),
+      write,
+    );
+  }
+  const [{ n: after }] = await wh.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM pipeline.dead_letters",
+  );
+  assert.equal(after, before);
 });
 
 Deno.test("pipeline.as_analyst takes a query whose last line is a comment", async () => {
