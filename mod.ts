@@ -62,7 +62,7 @@ export type {
   RerunDefinition,
   RunDefinition,
 } from "./core/config.ts";
-export { parseInstant, planRerun, positionSchema } from "./core/range.ts";
+export { eventTimeOf, parseInstant, planRerun, positionSchema } from "./core/range.ts";
 export type { Rerun } from "./core/range.ts";
 export { EXIT_CODES, positionsKey, runPipeline } from "./core/runner.ts";
 export type { RunOptions, RunParts } from "./core/runner.ts";

@@ -79,34 +79,32 @@ abstract class Metric<L extends string, S> {
   }
 }
 
-/** A value that only goes up; see {@linkcode Registry.counter}. */
-export class Counter<L extends string> extends Metric<L, { value: number }> {
-  readonly type = "counter";
+/** A metric of one value per series: a counter or a gauge. */
+abstract class ValueMetric<L extends string> extends Metric<L, { value: number }> {
   protected initial(): { value: number } {
     return { value: 0 };
-  }
-  /** Adds `by` (at least 0) to the series of `labels`; creates it at 0 when `by` is 0. */
-  inc(labels: Labels<L>, by = 1): void {
-    if (!(by >= 0)) throw new RangeError(`A counter cannot go down: ${this.options.name} by ${by}`);
-    this.series(labels).value += by;
   }
   protected samples(labels: string, state: { value: number }): string[] {
     return [`${this.options.name}${braces(labels)} ${formatValue(state.value)}`];
   }
 }
 
-/** A value that is set; see {@linkcode Registry.gauge}. */
-export class Gauge<L extends string> extends Metric<L, { value: number }> {
-  readonly type = "gauge";
-  protected initial(): { value: number } {
-    return { value: 0 };
+/** A value that only goes up; see {@linkcode Registry.counter}. */
+export class Counter<L extends string> extends ValueMetric<L> {
+  readonly type = "counter";
+  /** Adds `by` (at least 0) to the series of `labels`; creates it at 0 when `by` is 0. */
+  inc(labels: Labels<L>, by = 1): void {
+    if (!(by >= 0)) throw new RangeError(`A counter cannot go down: ${this.options.name} by ${by}`);
+    this.series(labels).value += by;
   }
+}
+
+/** A value that is set; see {@linkcode Registry.gauge}. */
+export class Gauge<L extends string> extends ValueMetric<L> {
+  readonly type = "gauge";
   /** Sets the series of `labels` to `value`. */
   set(labels: Labels<L>, value: number): void {
     this.series(labels).value = value;
-  }
-  protected samples(labels: string, state: { value: number }): string[] {
-    return [`${this.options.name}${braces(labels)} ${formatValue(state.value)}`];
   }
 }
 

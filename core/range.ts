@@ -109,3 +109,34 @@ export function planRerun(range: ReadRange, now: Date): Rerun {
 function timeOf(position: Position): Date | undefined {
   return typeof position === "object" && "time" in position ? new Date(position.time) : undefined;
 }
+
+// An event time as a record holds it: ISO-8601 with its zone (the seconds may be left out); a
+// time without a zone would be read in the zone of whoever reads it.
+const EVENT_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+/**
+ * The event time, in ms since the epoch, that the top-level `field` of a record's `value` holds:
+ * an ISO-8601 time with its zone, or a number of ms since the epoch. Undefined when it holds
+ * neither.
+ *
+ * @example
+ * ```ts
+ * import { eventTimeOf } from "./range.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const at = Date.parse("2025-10-18T01:00:00Z");
+ * assert.equal(eventTimeOf({ collected_at: "2025-10-18T01:00:00.000Z" }, "collected_at"), at);
+ * assert.equal(eventTimeOf({ collected_at: at }, "collected_at"), at);
+ * assert.equal(eventTimeOf({ collected_at: "2025-10-18T01:00:00" }, "collected_at"), undefined);
+ * ```
+ */
+export function eventTimeOf(value: unknown, field: string): number | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const time = (value as Record<string, unknown>)[field];
+  const ms = typeof time === "number"
+    ? time
+    : typeof time === "string" && EVENT_TIME.test(time)
+    ? Date.parse(time)
+    : NaN;
+  return Number.isFinite(ms) ? ms : undefined;
+}

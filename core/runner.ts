@@ -16,6 +16,7 @@ import {
   ShutdownRequested,
 } from "./errors.ts";
 import { literal } from "./log.ts";
+import { eventTimeOf } from "./range.ts";
 import type { RunMetrics } from "./metrics.ts";
 import { redact } from "./redact.ts";
 import { backoffDelay, retry, sleep } from "./retry.ts";
@@ -416,7 +417,7 @@ class Run {
       // The last record only: per batch, so that the hot path stays free of per-record work.
       const eventTime = field === undefined
         ? undefined
-        : eventTimeOf(transformed.messages.at(-1), field);
+        : eventTimeOf(transformed.messages.at(-1)?.value, field);
       if (eventTime !== undefined) {
         this.#metrics.freshness.observe({ pipeline }, (committedAt - eventTime) / 1000);
       }
@@ -758,24 +759,6 @@ type Settled = { value: Batch | EndOfInput; readAt: number } | { error: unknown 
 interface Action {
   operation: "connect" | "write" | "step";
   name: string;
-}
-
-/**
- * The event time of a record, read off `field` of its value (ISO-8601, ms since the epoch or a
- * `Date`), in ms since the epoch; undefined when it has none.
- */
-function eventTimeOf(message: Message | undefined, field: string): number | undefined {
-  const value = message?.value;
-  if (typeof value !== "object" || value === null) return undefined;
-  const time = (value as Record<string, unknown>)[field];
-  const ms = typeof time === "number"
-    ? time
-    : typeof time === "string"
-    ? Date.parse(time)
-    : time instanceof Date
-    ? time.getTime()
-    : NaN;
-  return Number.isFinite(ms) ? ms : undefined;
 }
 
 /** The parts of `scope` a step accepts; undefined when none is left. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { BadRequest, type Position, type ReadRange } from "../../mod.ts";
+import { BadRequest, eventTimeOf, type Position, type ReadRange } from "../../mod.ts";
 
 /** The offsets a partition held when the run started. */
 export interface Watermarks {
@@ -290,15 +290,8 @@ export function eventTime(
     const ms = Number(timestamp);
     return Number.isFinite(ms) ? ms : undefined;
   }
-  if (typeof value !== "object" || value === null) return undefined;
-  const text = (value as Record<string, unknown>)[field];
-  // A time without a zone would be read in the zone of whoever runs the rerun.
-  if (typeof text !== "string" || !ISO_WITH_ZONE.test(text)) return undefined;
-  const ms = Date.parse(text);
-  return Number.isNaN(ms) ? undefined : ms;
+  return eventTimeOf(value, field);
 }
-
-const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
 
 /**
  * Whether a record of event time `time` falls outside `window`; one whose time is unknown

@@ -31,9 +31,8 @@ const VELIB_API = {
 /**
  * Reads every station record of the dataset, as the API sent them, with `config.fetch`: one
  * `/exports/json` request then `/records?limit=0`, or `/records` pages, either checked against
- * `total_count`. Throws a
- * {@linkcode CycleError} when the snapshot cannot be had whole, and the signal's reason when the
- * budget's signal aborts.
+ * `total_count`. Throws a {@linkcode CycleError} when the snapshot cannot be had whole, and the
+ * signal's reason when the budget's signal aborts.
  *
  * @example
  * ```ts ignore
@@ -70,12 +69,18 @@ export async function countStations(
   config: VelibSourceConfig,
   signal: AbortSignal,
 ): Promise<number> {
-  const url = `${config.baseUrl}/records?limit=1`;
-  const body = await getJson(
-    { url, timeoutMs: config.timeoutMs, ...VELIB_API },
-    { signal, deadline: performance.now() },
-  );
-  return asPage(body, url).total_count;
+  return (await totalCount(config, { signal, deadline: performance.now() }, 1)).total;
+}
+
+/** The dataset's `total_count`, from a `/records` request for `limit` records, and its URL. */
+async function totalCount(
+  config: VelibSourceConfig,
+  budget: CycleBudget,
+  limit: 0 | 1,
+): Promise<{ total: number; url: string }> {
+  const url = `${config.baseUrl}/records?limit=${limit}`;
+  const body = await getJson({ url, timeoutMs: config.timeoutMs, ...VELIB_API }, budget);
+  return { total: asPage(body, url).total_count, url };
 }
 
 async function fetchExport(config: VelibSourceConfig, budget: CycleBudget): Promise<unknown[]> {
@@ -91,11 +96,7 @@ async function fetchExport(config: VelibSourceConfig, budget: CycleBudget): Prom
   // An export has no envelope to say it is whole: the dataset's own count is asked for apart.
   // A station added or removed between the two requests fails the cycle too; the next one
   // asks again, which costs less than publishing a snapshot that may be partial.
-  const countUrl = `${config.baseUrl}/records?limit=0`;
-  const { total_count: total } = asPage(
-    await getJson({ url: countUrl, timeoutMs: config.timeoutMs, ...VELIB_API }, budget),
-    countUrl,
-  );
+  const { total, url: countUrl } = await totalCount(config, budget, 0);
   if (body.length === total) return body;
   throw new CycleError(
     `The export of the Vélib' dataset returned ${body.length} records but total_count is ` +
