@@ -10,16 +10,14 @@
  */
 import assert from "node:assert/strict";
 import { requiredEnv, uniqueName } from "../../core/testing.ts";
-import { ShutdownRequested } from "../../core/errors.ts";
-import { memoryPipeline } from "../../core/memory.ts";
 import { sleep } from "../../core/retry.ts";
-import { runPipeline } from "../../core/runner.ts";
 import { kafkaSink } from "../../plugins/kafka/mod.ts";
 import { type VelibSource, velibSource } from "../../plugins/source-velib/mod.ts";
 import type { StationSnapshot } from "../../contracts/mod.ts";
 import { CAPTURE_MOMENT, seededRandom } from "../support/backlog.ts";
 import { captureSnapshots } from "../support/fixtures.ts";
 import { readTopic } from "../support/kafka.ts";
+import { streamThroughFaults } from "../support/fault_cycles.ts";
 import { type ReplayFault, type ReplayRequest, withReplayServer } from "../support/velib_replay.ts";
 import {
   cyclesInTopic,
@@ -244,7 +242,6 @@ Deno.test("with fetch exports, a short export publishes nothing: the topic holds
       { kind: "short-export", missing: 1_000 },
       { kind: "missing-page" },
     ];
-    const controller = new AbortController();
     const source = velibSource({
       baseUrl: replay.baseUrl,
       fetch: "exports",
@@ -256,21 +253,9 @@ Deno.test("with fetch exports, a short export publishes nothing: the topic holds
       topic,
       key: "station_code",
     }).build({});
-    // Fault i goes to the cycle after the i-th clean one: short, whole, short, whole…
-    let injected = 1;
-    replay.injectFault(faults[0]);
-    const watcher = setInterval(() => {
-      const { cyclesOk } = source.counters;
-      if (cyclesOk >= faults.length) controller.abort(new ShutdownRequested("SIGTERM"));
-      else if (cyclesOk === injected) replay.injectFault(faults[injected++]);
-    }, 20);
-    try {
-      const pipeline = memoryPipeline({ source, sinks: [sink] });
-      const result = await runPipeline(pipeline, { mode: "stream", signal: controller.signal });
-      assert.equal(result.exitReason, "signal", JSON.stringify(result.error));
-    } finally {
-      clearInterval(watcher);
-    }
+    // Short, whole, short, whole…
+    const result = await streamThroughFaults(replay, source, sink, faults);
+    assert.equal(result.exitReason, "signal", JSON.stringify(result.error));
 
     assert.deepEqual(
       { cyclesOk: source.counters.cyclesOk, cyclesFailed: source.counters.cyclesFailed },

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { Kafka, logLevel } from "kafkajs";
-import { ShutdownRequested } from "../../core/errors.ts";
 import { memoryPipeline } from "../../core/memory.ts";
 import { runPipeline } from "../../core/runner.ts";
 import { requiredEnv, uniqueName } from "../../core/testing.ts";
@@ -9,6 +8,7 @@ import { kafkaSink } from "../../plugins/kafka/mod.ts";
 import { type VelibSource, velibSource } from "../../plugins/source-velib/mod.ts";
 import { stationSnapshotSchema } from "../../contracts/mod.ts";
 import { runCli } from "../support/cli.ts";
+import { streamThroughFaults } from "../support/fault_cycles.ts";
 import { readTopic, readTopicSince } from "../support/kafka.ts";
 import { type ReplayFault, type ReplayServer, withReplayServer } from "../support/velib_replay.ts";
 
@@ -94,36 +94,23 @@ Deno.test("each API fault fails only its cycle: nothing is published, the next c
       { kind: "invalid-json" },
       { kind: "missing-page" },
     ];
-    const controller = new AbortController();
     const source = velibSource({
       baseUrl: replay.baseUrl,
       fetch: "records",
       intervalMs: 300,
       timeoutMs: 500,
     }).build({}) as VelibSource;
-    // Fault i goes to the cycle after the i-th clean one: fail, recover, fail, recover…
-    let injected = 1;
-    replay.injectFault(faults[0]);
-    const watcher = setInterval(() => {
-      const { cyclesOk } = source.counters;
-      if (cyclesOk >= faults.length) controller.abort(new ShutdownRequested("SIGTERM"));
-      else if (cyclesOk === injected) replay.injectFault(faults[injected++]);
-    }, 20);
-    try {
-      const pipeline = memoryPipeline({ source, sinks: [stationsSink(topic)] });
-      const result = await runPipeline(pipeline, { mode: "stream", signal: controller.signal });
-      assert.equal(result.exitReason, "signal", JSON.stringify(result.error));
-      assert.equal(source.counters.cyclesFailed, faults.length);
-      const messages = await readTopic(topic);
-      const cycles = Map.groupBy(
-        messages,
-        (m) => (m.value as { collected_at: string }).collected_at,
-      );
-      assert.equal(cycles.size, source.counters.cyclesOk);
-      for (const cycle of cycles.values()) assertOneFullCycle(cycle);
-    } finally {
-      clearInterval(watcher);
-    }
+    // Fail, recover, fail, recover…
+    const result = await streamThroughFaults(replay, source, stationsSink(topic), faults);
+    assert.equal(result.exitReason, "signal", JSON.stringify(result.error));
+    assert.equal(source.counters.cyclesFailed, faults.length);
+    const messages = await readTopic(topic);
+    const cycles = Map.groupBy(
+      messages,
+      (m) => (m.value as { collected_at: string }).collected_at,
+    );
+    assert.equal(cycles.size, source.counters.cyclesOk);
+    for (const cycle of cycles.values()) assertOneFullCycle(cycle);
   }));
 
 Deno.test("with Kafka unreachable at start, ingest tries 10 times with growing waits, then fails clearly", () =>

@@ -7,7 +7,8 @@
  * health check's `/records?limit=1` counts as one too). Each injected fault applies to the next
  * cycle, in the order they were injected. Faults that break a response (`delay`, `http-error`,
  * `retry-after`, `truncated`, `invalid-json`) break the cycle's first request only; the data
- * faults (`missing-page`, `duplicate`, `short-export`) hold for the whole cycle. Error bodies of injected faults say they are injected.
+ * faults (`missing-page`, `duplicate`, `short-export`) hold for the whole cycle. Error bodies of
+ * injected faults say they are injected.
  *
  * Run by hand:
  *
@@ -354,9 +355,15 @@ function pageParams(params: URLSearchParams): PageParams {
   return orderBy === null ? { limit, offset } : { limit, offset, orderBy };
 }
 
+/** The faults that shape a cycle's data rather than break its first response. */
+const DATA_FAULTS: ReadonlySet<Fault["kind"]> = new Set([
+  "missing-page",
+  "duplicate",
+  "short-export",
+]);
+
 function isResponseFault(fault: Fault): fault is ResponseFault {
-  return fault.kind !== "missing-page" && fault.kind !== "duplicate" &&
-    fault.kind !== "short-export";
+  return !DATA_FAULTS.has(fault.kind);
 }
 
 async function faulty(fault: ResponseFault, body: string, closing: AbortSignal): Promise<Response> {
