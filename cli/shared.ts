@@ -186,7 +186,8 @@ export async function execute(
     listen,
     targets?.listen === undefined ? `runtime.metrics.listen of ${pipeline.name}` : "--metrics",
   );
-  const metrics = targets === undefined
+  // Kept only when something reads them: a run without either pays nothing for them.
+  const metrics = targets === undefined || (address === undefined && targets.file === undefined)
     ? undefined
     : new RunMetrics(await buildInfo(targets.configPath), [pipeline.name]);
   const server = metrics && address && serve(metrics, address);
